@@ -1,0 +1,396 @@
+"""The one composition root: settings -> adapters -> services -> servers.
+
+Only this module constructs concrete adapters. Tests build smaller graphs from the same pieces
+(with the in-memory twins where a test is not about storage).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import signal
+import socket
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import uvicorn
+
+from evcms.domain.access import Role
+from evcms.domain.ids import SiteId, StationId
+from evcms.domain.stations import Site
+from evcms.messaging.bus import InProcessBus
+from evcms.observability import EvcmsCollector, LoopLagMonitor, prometheus_exposition
+from evcms.passwords import generate_station_password, station_hasher
+from evcms.services.access import AccessControl
+from evcms.services.clock import SystemClock
+from evcms.services.network import NetworkAdmin
+from evcms.services.remote_operations import RemoteOperations
+from evcms.services.station_lifecycle import LifecyclePolicy, StationLifecycle
+from evcms.settings import Settings
+from evcms.station_gateway.routes import GatewayServices
+from evcms.station_gateway.server import GatewayConfig, StationGateway
+from evcms.storage.database import create_engine
+from evcms.storage.message_log import SqlMessageLog
+from evcms.storage.migrate import upgrade
+from evcms.storage.repositories import (
+    SqlApiKeyRepository,
+    SqlSiteRepository,
+    SqlStationRepository,
+)
+from evcms.storage.writer import Writer
+from evcms.web.app import create_app
+from evcms.web.deps import WebDeps
+
+log = logging.getLogger(__name__)
+
+PRESENCE_FLUSH_SECONDS = 5.0
+DEMO_SITE = SiteId("demo")
+
+
+class _EmbeddedUvicorn(uvicorn.Server):
+    """uvicorn inside our loop: evcms handles the signals, not uvicorn."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Any:
+        yield
+
+
+@dataclass
+class Evcms:
+    """A running evcms node."""
+
+    settings: Settings
+    gateway: StationGateway
+    network: NetworkAdmin
+    access: AccessControl
+    lifecycle: StationLifecycle
+    http_port: int = 0
+    demo_admin_key: str | None = None
+    _closers: list[Any] = field(default_factory=list)
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    _http: _EmbeddedUvicorn | None = None
+    _stopped: bool = False
+
+    @property
+    def ocpp_port(self) -> int:
+        return self.gateway.port
+
+    def urls(self) -> dict[str, str]:
+        host = self.settings.display_host()
+        return {
+            "console": f"http://{host}:{self.http_port}/",
+            "api_docs": f"http://{host}:{self.http_port}/docs",
+            "ocpp": f"ws://{host}:{self.ocpp_port}/ocpp/{{station_id}}",
+        }
+
+    async def stop(self) -> None:
+        """Graceful: stop accepting, finish in-flight messages, close stations with 1001."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.gateway.stop()
+        for closer in reversed(self._closers):
+            try:
+                await closer()
+            except Exception:
+                log.exception("error while shutting down")
+
+
+async def start(settings: Settings, *, demo: bool = False, migrate: bool = True) -> Evcms:
+    """Build and start everything; returns once both servers listen."""
+    clock = SystemClock()
+    if migrate:
+        await upgrade(settings.database_url)
+    engine = create_engine(settings.database_url)
+    writer = Writer(engine, max_wait=settings.write_batch_wait_ms / 1000)
+    await writer.start()
+    closers: list[Any] = [engine.dispose, writer.close]
+
+    sites = SqlSiteRepository(engine, writer, clock=clock)
+    stations = SqlStationRepository(engine, writer, clock=clock)
+    api_keys = SqlApiKeyRepository(engine, writer, clock=clock)
+    message_log = SqlMessageLog(
+        engine,
+        writer,
+        retention=timedelta(days=settings.message_log_retention_days),
+        clock=clock,
+    )
+    await message_log.start()
+    closers.append(message_log.close)
+    await stations.mark_all_disconnected(clock.now())
+
+    bus = InProcessBus()
+    closers.append(bus.close)
+    hasher = station_hasher()
+    lifecycle = StationLifecycle(
+        stations=stations,
+        hasher=hasher,
+        events=bus,
+        clock=clock,
+        policy=LifecyclePolicy(
+            auto_onboard=settings.auto_onboard.value,
+            allow_unsecured=settings.allow_unsecured_stations,
+            heartbeat_interval=settings.heartbeat_interval,
+            pending_retry_interval=settings.pending_retry_interval,
+        ),
+    )
+    gateway = StationGateway(
+        config=GatewayConfig(
+            host=settings.host,
+            port=settings.ocpp_port,
+            call_timeout=settings.call_timeout,
+            ping_interval=settings.ws_ping_interval,
+            ping_timeout=settings.ws_ping_timeout,
+            max_message_size=settings.ws_max_message_size,
+            compression=settings.ws_compression,
+        ),
+        services=GatewayServices(lifecycle=lifecycle),
+        message_log=message_log,
+        clock=clock,
+    )
+    network = NetworkAdmin(
+        sites=sites,
+        stations=stations,
+        hasher=hasher,
+        commands=gateway,
+        lifecycle=lifecycle,
+        clock=clock,
+    )
+    access = AccessControl(keys=api_keys, clock=clock)
+    operations = RemoteOperations(commands=gateway)
+
+    lag = LoopLagMonitor()
+    lag.start()
+    closers.append(lag.stop)
+
+    def storage_figures() -> dict[str, Any]:
+        return {"commits": writer.stats.commits, "ops": writer.stats.ops}
+
+    metrics = prometheus_exposition(
+        EvcmsCollector(
+            stats=gateway.stats,
+            connected=gateway.connected_count,
+            lag=lag,
+            storage=storage_figures,
+        )
+    )
+
+    async def health() -> dict[str, Any]:
+        status = "ok" if writer.running else "storage writer stopped"
+        return {
+            "status": status,
+            "stations_connected": gateway.connected_count(),
+            "event_loop_lag_max_seconds": round(lag.max_lag, 4),
+        }
+
+    node = Evcms(
+        settings=settings,
+        gateway=gateway,
+        network=network,
+        access=access,
+        lifecycle=lifecycle,
+        _closers=closers,
+    )
+    await gateway.start()
+    host = settings.display_host()
+    app = create_app(
+        WebDeps(
+            network=network,
+            access=access,
+            operations=operations,
+            message_log=message_log,
+            metrics=metrics,
+            health=health,
+            ocpp_url=f"ws://{host}:{gateway.port}/ocpp/{{station_id}}",
+        )
+    )
+    sock = _bind(settings.host, settings.http_port)
+    node.http_port = sock.getsockname()[1]
+    http = _EmbeddedUvicorn(
+        uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=5)
+    )
+    node._http = http
+    http_task = asyncio.get_running_loop().create_task(http.serve(sockets=[sock]))
+
+    async def stop_http() -> None:
+        http.should_exit = True
+        await asyncio.gather(http_task, return_exceptions=True)
+
+    closers.append(stop_http)  # closers run in reverse: HTTP first, the engine last
+    node._tasks.append(asyncio.get_running_loop().create_task(_flush_presence(lifecycle)))
+    node._tasks.append(asyncio.get_running_loop().create_task(_freeze_heap(gateway)))
+    while not http.started:
+        if http_task.done():
+            await http_task
+            raise RuntimeError("the HTTP server did not start")
+        await asyncio.sleep(0.01)
+
+    if demo:
+        node.demo_admin_key = await _start_demo(node, settings)
+    gc.collect()
+    gc.freeze()
+    return node
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+async def _flush_presence(lifecycle: StationLifecycle) -> None:
+    while True:
+        await asyncio.sleep(PRESENCE_FLUSH_SECONDS)
+        try:
+            await lifecycle.flush_presence()
+        except Exception:
+            log.exception("could not store station presence")
+
+
+async def _freeze_heap(gateway: StationGateway) -> None:
+    """Keep CPython's full collections off the long-lived heap of connections.
+
+    A full collection walks every tracked object; with 10,000 stations that stalls every one of
+    them for ~0.5 s. Objects that survive the ramp-up are long-lived: freeze them (gc.freeze)
+    whenever the number of connections has grown and then settled.
+    """
+    frozen_at = 0
+    previous = -1
+    while True:
+        await asyncio.sleep(10)
+        count = gateway.connected_count()
+        if count == previous and count > frozen_at * 1.1 + 100:
+            gc.collect(1)
+            gc.freeze()
+            frozen_at = count
+            log.debug("froze the heap at %d connections", count)
+        previous = count
+
+
+async def _start_demo(node: Evcms, settings: Settings) -> str:
+    """A demo site with simulated stations (real OCPP clients over real sockets)."""
+    from evcms.simulator.station import SimulatedStation, StationProfile
+
+    network = node.network
+    if await network.site(DEMO_SITE) is None:
+        await network.add_site(Site(DEMO_SITE, "Demo car park", "1 Charging Street, Sofia", 42.6977, 23.3219))
+    versions = ["ocpp1.6", "ocpp2.0.1", "ocpp1.6", "ocpp2.0.1", "ocpp2.1", "ocpp1.6"]
+    simulated = []
+    for n in range(settings.demo_stations):
+        version = versions[n % len(versions)]
+        station_id = StationId(f"DEMO-{n + 1:02d}")
+        password = generate_station_password()
+        if await network.station(station_id) is None:
+            await network.add_station(
+                station_id, site_id=DEMO_SITE, name=f"Demo {n + 1} ({version})", password=password
+            )
+        else:
+            await network.set_password(station_id, password)
+        profile = StationProfile(
+            station_id, version, password=password, connectors=2, vendor="evcms-demo",
+            model=f"Demo-{version[4:]}",
+        )
+        simulated.append(SimulatedStation(profile, f"ws://127.0.0.1:{node.ocpp_port}/ocpp/{station_id}", seed=n))
+    for key in await node.access.keys():
+        if key.name == "demo-admin" and not key.revoked:
+            await node.access.revoke(key.id)
+    _, secret = await node.access.create_key("demo-admin", Role.ADMIN)
+    loop = asyncio.get_running_loop()
+    tasks = [loop.create_task(s.run_forever()) for s in simulated]
+    node._tasks.extend(tasks)  # cancelled first when the node stops
+    return secret
+
+
+async def serve(settings: Settings, *, demo: bool = False) -> None:
+    """Run until SIGINT/SIGTERM, then shut down gracefully."""
+    node = await start(settings, demo=demo)
+    urls = node.urls()
+    lines = [
+        "evcms is running",
+        f"  console:   {urls['console']}",
+        f"  API docs:  {urls['api_docs']}",
+        f"  stations:  {urls['ocpp']}  (subprotocols ocpp1.6, ocpp2.0.1, ocpp2.1)",
+    ]
+    if node.demo_admin_key:
+        lines.append(f"  demo admin API key: {node.demo_admin_key}")
+        lines.append(f"  demo network: {settings.demo_stations} simulated stations on site 'demo'")
+    print("\n".join(lines), flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    await node.stop()
+
+
+class _NoStationsHere:
+    """StationCommands for a process without a station gateway (the admin CLI)."""
+
+    def is_connected(self, station_id: StationId) -> bool:
+        return False
+
+    def version_of(self, station_id: StationId) -> str | None:
+        return None
+
+    async def call(self, station_id: StationId, action: str, payload: dict[str, Any], timeout: float | None = None) -> Any:
+        from evcms.services.ports import CommandOutcome, CommandReply
+
+        return CommandReply(CommandOutcome.DISCONNECTED, error_description="no station gateway in this process")
+
+
+@dataclass
+class AdminContext:
+    network: NetworkAdmin
+    access: AccessControl
+
+
+@contextlib.asynccontextmanager
+async def admin(settings: Settings) -> Any:
+    """Services over the database without servers: for the CLI's admin commands."""
+    clock = SystemClock()
+    engine = create_engine(settings.database_url)
+    writer = Writer(engine)
+    await writer.start()
+    try:
+        stations = SqlStationRepository(engine, writer, clock=clock)
+        hasher = station_hasher()
+        lifecycle = StationLifecycle(
+            stations=stations,
+            hasher=hasher,
+            events=_NullBus(),
+            clock=clock,
+            policy=LifecyclePolicy("off", False, settings.heartbeat_interval, settings.pending_retry_interval),
+        )
+        yield AdminContext(
+            network=NetworkAdmin(
+                sites=SqlSiteRepository(engine, writer, clock=clock),
+                stations=stations,
+                hasher=hasher,
+                commands=_NoStationsHere(),
+                lifecycle=lifecycle,
+                clock=clock,
+            ),
+            access=AccessControl(keys=SqlApiKeyRepository(engine, writer, clock=clock), clock=clock),
+        )
+    finally:
+        await writer.close()
+        await engine.dispose()
+
+
+class _NullBus:
+    def publish(self, event: Any) -> None:
+        pass
+
+    def subscribe(self, handler: Any) -> Any:
+        return lambda: None

@@ -1,0 +1,79 @@
+"""Typed settings from EVCMS_* environment variables and an optional .env-style file.
+
+No side effects: reading settings opens no sockets and creates no files.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AutoOnboard(enum.StrEnum):
+    OFF = "off"  # unknown station ids are refused at the handshake (HTTP 404)
+    PENDING = "pending"  # created, BootNotification answered Pending until an operator accepts
+    ACCEPT = "accept"  # created and accepted (labs and benchmarks only)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EVCMS_", env_file=None, extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Address both servers listen on")
+    http_port: int = Field(8000, ge=0, le=65535, description="REST API, docs and console")
+    ocpp_port: int = Field(9000, ge=0, le=65535, description="Station WebSocket server")
+    public_host: str | None = Field(
+        None, description="Host name printed in URLs (defaults to the listen address)"
+    )
+    database_url: str = Field(
+        "sqlite+aiosqlite:///var/evcms.db",
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///path or postgresql+asyncpg://...",
+    )
+
+    auto_onboard: AutoOnboard = Field(
+        AutoOnboard.OFF, description="What to do with a station id that is not registered"
+    )
+    allow_unsecured_stations: bool = Field(
+        False, description="Let stations without a password (security profile 0) connect"
+    )
+    heartbeat_interval: int = Field(300, ge=1, description="Seconds, sent in BootNotification")
+    pending_retry_interval: int = Field(
+        60, ge=1, description="Seconds a Pending/Rejected station waits before booting again"
+    )
+    call_timeout: float = Field(30.0, gt=0, description="Seconds to wait for a station's answer")
+    ws_ping_interval: float | None = Field(
+        60.0, description="Seconds between WebSocket pings (none: off)"
+    )
+    ws_ping_timeout: float | None = Field(30.0, description="Seconds to wait for a pong")
+    ws_max_message_size: int = Field(
+        256 * 1024, ge=1024, description="Largest OCPP frame accepted, in bytes"
+    )
+    ws_compression: bool = Field(False, description="permessage-deflate (costs memory)")
+
+    message_log_retention_days: float = Field(
+        14, gt=0, description="Days the raw OCPP message log is kept"
+    )
+    write_batch_wait_ms: float = Field(
+        2.0, ge=0, description="Group commit: how long the writer waits to gather writes"
+    )
+
+    demo_stations: int = Field(6, ge=0, le=200, description="Simulated stations with --demo")
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
+    log_format: str = Field("text", description="text or json (structured logs)")
+
+    def display_host(self) -> str:
+        if self.public_host:
+            return self.public_host
+        return "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+
+
+def reference() -> list[tuple[str, str, str]]:
+    """(variable, default, description) for every setting: the README's table and --help."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        if isinstance(default, enum.Enum):
+            default = default.value
+        rows.append((f"EVCMS_{name.upper()}", str(default), field.description or ""))
+    return rows

@@ -1,0 +1,58 @@
+"""OCPP 2.0.1 and 2.1 station-initiated messages -> version-neutral services.
+
+The messages routed here have the same shape in 2.0.1 and 2.1, so one table serves both.
+"""
+
+from __future__ import annotations
+
+from evcms.domain.stations import ConnectorState, ConnectorStatus, StationInfo
+from evcms.station_gateway.routes import Payload, RouteTable, StationContext
+from evcms.station_gateway.timestamps import format_time
+
+
+async def boot_notification(ctx: StationContext, payload: Payload) -> Payload:
+    station = payload["chargingStation"]
+    modem = station.get("modem") or {}
+    info = StationInfo(
+        vendor=station["vendorName"],
+        model=station["model"],
+        serial_number=station.get("serialNumber"),
+        firmware_version=station.get("firmwareVersion"),
+        iccid=modem.get("iccid"),
+        imsi=modem.get("imsi"),
+    )
+    decision = await ctx.services.lifecycle.boot(ctx.station_id, info, ctx.ocpp_version)
+    return {
+        "currentTime": format_time(ctx.services.lifecycle.now()),
+        "interval": decision.interval,
+        "status": decision.status.value,
+    }
+
+
+async def heartbeat(ctx: StationContext, payload: Payload) -> Payload:
+    return {"currentTime": format_time(ctx.services.lifecycle.heartbeat(ctx.station_id))}
+
+
+async def status_notification(ctx: StationContext, payload: Payload) -> Payload:
+    state = ConnectorState(
+        station_id=ctx.station_id,
+        evse_id=payload["evseId"],
+        connector_id=payload["connectorId"],
+        status=ConnectorStatus(payload["connectorStatus"]),
+        updated_at=ctx.services.lifecycle.now(),
+    )
+    await ctx.services.lifecycle.report_status(state)
+    return {}
+
+
+async def meter_values(ctx: StationContext, payload: Payload) -> Payload:
+    # Accepted and kept in the message log; storing samples is the sessions issue's work.
+    return {}
+
+
+ROUTES: RouteTable = {
+    "BootNotification": boot_notification,
+    "Heartbeat": heartbeat,
+    "StatusNotification": status_notification,
+    "MeterValues": meter_values,
+}

@@ -1,0 +1,59 @@
+"""The HTTP application: REST API under /api/v1, /health, /metrics and the console at /."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from evcms.web import console, probes
+from evcms.web.api import api_keys, sites, stations
+from evcms.web.auth import current_key
+from evcms.web.deps import WebDeps
+from evcms.web.errors import install_error_handlers
+
+API_PREFIX = "/api/v1"
+
+_DESCRIPTION = """\
+The REST API of evcms, a charging management system (CSMS) for OCPP 1.6J, 2.0.1 and 2.1.
+
+**Authentication.** Every `/api/v1` request needs an API key:
+`Authorization: Bearer evk_...`. A key has a role (admin, operator, technician, viewer) that
+grants permissions: `read`, `manage_network`, `operate_stations`, `manage_access`.
+Without a valid key the answer is 401; with a key whose role lacks the permission, 403.
+
+**Errors** are JSON `{"detail": "..."}` saying what to fix; request validation errors (422)
+also list each problem in `errors`.
+
+**Monitoring.** `GET /health` (readiness, 503 when not ready) and `GET /metrics` (Prometheus
+text format) need no key: expose them only where your load balancer and scraper reach.
+"""
+
+
+def package_version() -> str:
+    try:
+        return version("evcms")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "0+unknown"
+
+
+def create_app(deps: WebDeps) -> FastAPI:
+    app = FastAPI(
+        title="evcms",
+        version=package_version(),
+        description=_DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.deps = deps
+    install_error_handlers(app)
+
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(current_key)])
+    api.include_router(sites.router)
+    api.include_router(stations.router)
+    api.include_router(api_keys.router)
+    app.include_router(api)
+    app.include_router(probes.router)
+    app.include_router(console.router)
+    return app

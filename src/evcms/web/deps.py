@@ -1,0 +1,34 @@
+"""What the web adapter needs from the rest of evcms; ``bootstrap`` builds it and passes it in."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+
+from evcms.services.access import AccessControl
+from evcms.services.network import NetworkAdmin
+from evcms.services.ports import MessageLog
+from evcms.services.remote_operations import RemoteOperations
+
+
+@dataclass(frozen=True, slots=True)
+class WebDeps:
+    network: NetworkAdmin
+    access: AccessControl
+    operations: RemoteOperations
+    message_log: MessageLog
+    # () -> (Prometheus exposition body, its content type)
+    metrics: Callable[[], tuple[bytes, str]]
+    # () -> readiness details; {"status": "ok", ...} when ready, any other status means not ready
+    health: Callable[[], Awaitable[dict[str, Any]]]
+    # where stations connect, with a "{station_id}" placeholder: "ws://127.0.0.1:9000/ocpp/{station_id}"
+    ocpp_url: str
+
+
+def web_deps(request: Request) -> WebDeps:
+    """FastAPI dependency: the WebDeps of the app handling this request."""
+    deps: WebDeps = request.app.state.deps
+    return deps

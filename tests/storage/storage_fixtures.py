@@ -1,0 +1,23 @@
+"""Shared test types of the storage suite (importable as ``storage_fixtures``: pytest puts this
+directory on ``sys.path``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from evcms.services.ports import ApiKeyRepository, MessageLog, SiteRepository, StationRepository
+from evcms.storage.writer import Writer
+
+
+@dataclass
+class Backend:
+    """The repositories of one backend (engine and writer only for the SQL ones)."""
+
+    name: str
+    sites: SiteRepository
+    stations: StationRepository
+    api_keys: ApiKeyRepository
+    message_log: MessageLog
+    engine: AsyncEngine | None = None
+    writer: Writer | None = None
