@@ -19,10 +19,7 @@ _TESTS = str(Path(__file__).resolve().parents[1])
 if _TESTS not in sys.path:  # make `support` importable without a tests/ package
     sys.path.insert(0, _TESTS)
 
-from support.databases import (  # noqa: E402
-    temporary_postgres_database,
-    temporary_sqlite_url,
-)
+from storage_fixtures import Backend  # noqa: E402
 
 from evcms.storage.database import create_engine  # noqa: E402
 from evcms.storage.memory import (  # noqa: E402
@@ -40,8 +37,10 @@ from evcms.storage.repositories import (  # noqa: E402
     SqlStationRepository,
 )
 from evcms.storage.writer import Writer  # noqa: E402
-
-from storage_fixtures import Backend  # noqa: E402
+from support.databases import (  # noqa: E402
+    temporary_postgres_database,
+    temporary_sqlite_url,
+)
 
 SQL_BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 ALL_BACKENDS = ["memory", *SQL_BACKENDS]

@@ -4,6 +4,7 @@ directory on ``sys.path``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from evcms.services.ports import ApiKeyRepository, MessageLog, SiteRepository, StationRepository

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -102,10 +103,10 @@ async def test_naive_times_are_refused_at_append(backend: Backend) -> None:
 
 
 @pytest.fixture
-async def writer(engine: AsyncEngine) -> Writer:
+async def writer(engine: AsyncEngine) -> AsyncIterator[Writer]:
     writer = Writer(engine)
     await writer.start()
-    yield writer  # type: ignore[misc]
+    yield writer
     await writer.close()
 
 
@@ -114,18 +115,22 @@ async def count_rows(engine: AsyncEngine) -> int:
         return int(await conn.scalar(select(func.count()).select_from(message_log)) or 0)
 
 
-@pytest.mark.parametrize("kind", ["memory", "sql"])
-async def test_a_full_buffer_drops_the_oldest_frames_and_counts_them(
-    kind: str, engine: AsyncEngine, writer: Writer
-) -> None:
-    log: SqlMessageLog | MemoryMessageLog = (
-        SqlMessageLog(engine, writer, max_buffer=3) if kind == "sql" else MemoryMessageLog(max_buffer=3)
-    )
+async def _drops_oldest(log: SqlMessageLog | MemoryMessageLog) -> None:
     for n in range(5):
         log.append(CP1, Direction.IN, frame(n), T0)
     assert log.dropped == 2 and log.buffered == 3
     await log.flush()
     assert [m.frame for m in await log.recent(CP1)] == [frame(4), frame(3), frame(2)]
+
+
+async def test_a_full_buffer_drops_the_oldest_frames_and_counts_them(
+    engine: AsyncEngine, writer: Writer
+) -> None:
+    await _drops_oldest(SqlMessageLog(engine, writer, max_buffer=3))
+
+
+async def test_the_memory_twin_drops_the_oldest_frames_too() -> None:
+    await _drops_oldest(MemoryMessageLog(max_buffer=3))
 
 
 async def test_the_background_task_flushes_in_batches(engine: AsyncEngine, writer: Writer) -> None:

@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import insert, select, text
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
-from support.databases import temporary_postgres_database, temporary_sqlite_url
 
 from evcms.storage.database import create_engine
 from evcms.storage.migrate import (
@@ -23,6 +22,7 @@ from evcms.storage.migrate import (
     upgrade,
 )
 from evcms.storage.tables import metadata, sites
+from support.databases import temporary_postgres_database, temporary_sqlite_url
 
 
 def _diff(connection: Connection) -> list[Any]:
@@ -77,7 +77,12 @@ async def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(tmp_pa
             }
     finally:
         await engine.dispose()
-    assert pragma == {"journal_mode": "wal", "synchronous": 1, "foreign_keys": 1, "busy_timeout": 10000}
+    assert pragma == {
+        "journal_mode": "wal",
+        "synchronous": 1,
+        "foreign_keys": 1,
+        "busy_timeout": 10000,
+    }
 
 
 async def test_timestamps_are_stored_as_utc_and_read_back_aware(engine: AsyncEngine) -> None:
@@ -99,3 +104,27 @@ def test_unsupported_urls_are_refused() -> None:
         create_engine("sqlite:///x.db")
     with pytest.raises(ValueError, match="unsupported"):
         create_engine("mysql+aiomysql://localhost/x")
+
+
+async def test_the_writer_takes_the_sqlite_write_lock_up_front(tmp_path: Path) -> None:
+    from evcms.storage.writer import Writer
+
+    engine = create_engine(temporary_sqlite_url(tmp_path, "immediate.db"))
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with Writer(engine) as writer:
+            await writer.submit(_noop)
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    finally:
+        await engine.dispose()
+    assert [s for s in statements if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE", "BEGIN DEFERRED"]
+
+
+async def _noop(conn: Any) -> None:
+    await conn.execute(text("SELECT 1"))

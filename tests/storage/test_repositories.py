@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from storage_fixtures import Backend
 
 from evcms.domain.access import ApiKey, Role
 from evcms.domain.ids import SiteId, StationId
@@ -18,8 +19,6 @@ from evcms.domain.stations import (
     StationInfo,
 )
 from evcms.services.ports import AlreadyExists, NotFound
-
-from storage_fixtures import Backend
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 SOFIA = timezone(timedelta(hours=2))
@@ -57,7 +56,12 @@ def assert_utc(value: datetime | None) -> None:
 
 async def test_sites_are_added_read_back_and_listed_by_id(backend: Backend) -> None:
     depot = Site(SiteId("depot"), "Depot", "Main St 1, Sofia", 42.6977, 23.3219)
-    for site in (depot, Site(SiteId("b-2"), "B"), Site(SiteId("a_1"), "A"), Site(SiteId("a-1"), "A")):
+    for site in (
+        depot,
+        Site(SiteId("b-2"), "B"),
+        Site(SiteId("a_1"), "A"),
+        Site(SiteId("a-1"), "A"),
+    ):
         await backend.sites.add(site)
 
     assert await backend.sites.get(SiteId("depot")) == depot
@@ -186,7 +190,11 @@ async def test_record_boot_stores_what_the_station_said(backend: Backend) -> Non
 
     got = await backend.stations.get(StationId("CP-1"))
     assert got == station(
-        "CP-1", name="Bay 1", password_hash="h", info=INFO, ocpp_version="2.0.1",
+        "CP-1",
+        name="Bay 1",
+        password_hash="h",
+        info=INFO,
+        ocpp_version="2.0.1",
         last_boot_at=booted_at,
     )
     assert got is not None
@@ -214,8 +222,15 @@ async def test_connector_states_are_upserted_and_listed_by_evse_and_connector(
     await repo.save_connector_state(connector("CP-1", 0, 0, ConnectorStatus.AVAILABLE))
     await repo.save_connector_state(connector("CP-1", 1, 1, ConnectorStatus.PREPARING))
     faulted = ConnectorState(
-        StationId("CP-1"), 1, 1, ConnectorStatus.FAULTED, T0 + timedelta(minutes=5),
-        error_code="GroundFailure", info="RCD tripped", vendor_id="ACME", vendor_error_code="E42",
+        StationId("CP-1"),
+        1,
+        1,
+        ConnectorStatus.FAULTED,
+        T0 + timedelta(minutes=5),
+        error_code="GroundFailure",
+        info="RCD tripped",
+        vendor_id="ACME",
+        vendor_error_code="E42",
     )
     await repo.save_connector_state(faulted)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from support import databases
 
 UNUSED_PORT = 1  # nothing listens on port 1
@@ -46,6 +47,8 @@ async def test_a_temporary_database_is_dropped_afterwards() -> None:
         await conn.close()
     admin = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", database="postgres")
     try:
-        assert await admin.fetchval("SELECT count(*) FROM pg_database WHERE datname = $1", name) == 0
+        assert (
+            await admin.fetchval("SELECT count(*) FROM pg_database WHERE datname = $1", name) == 0
+        )
     finally:
         await admin.close()

@@ -22,7 +22,9 @@ T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 def add_site(site_id: str) -> Callable[[AsyncConnection], Awaitable[str]]:
     async def op(conn: AsyncConnection) -> str:
-        await conn.execute(insert(sites).values(id=site_id, name=site_id, address="", created_at=T0))
+        await conn.execute(
+            insert(sites).values(id=site_id, name=site_id, address="", created_at=T0)
+        )
         return site_id
 
     return op

@@ -40,23 +40,23 @@ def services_required() -> bool:
 
 
 async def _admin_connection(
-    host: str = POSTGRES_HOST, port: int = POSTGRES_PORT, timeout: float = 3.0
+    host: str = POSTGRES_HOST, port: int = POSTGRES_PORT, connect_timeout: float = 3.0
 ) -> asyncpg.Connection:
     return await asyncpg.connect(
         host=host,
         port=port,
         user=POSTGRES_USER,
         database=POSTGRES_ADMIN_DATABASE,
-        timeout=timeout,
+        timeout=connect_timeout,
     )
 
 
 async def postgres_available(
-    host: str = POSTGRES_HOST, port: int = POSTGRES_PORT, timeout: float = 3.0
+    host: str = POSTGRES_HOST, port: int = POSTGRES_PORT, connect_timeout: float = 3.0
 ) -> bool:
     """Whether the test PostgreSQL server accepts connections."""
     try:
-        connection = await _admin_connection(host, port, timeout)
+        connection = await _admin_connection(host, port, connect_timeout)
     except (OSError, TimeoutError, asyncpg.PostgresError):
         return False
     await connection.close()

@@ -253,6 +253,8 @@ class RpcSession:
         self._outbound_sends = own_actions & s.send_actions
         self._codes: Mapping[FaultKind, str] = {k: error_code(version, k) for k in FaultKind}
         self._is_v21 = version is OcppVersion.V21
+        # message types that are never answered with a CALLERROR, even when broken
+        self._unanswerable = frozenset((3, 4, 5, 6) if self._is_v21 else (3, 4))
 
         self._out: list[str] = []
         self._inbound: dict[str, str] = {}  # unanswered inbound CALL id -> action
@@ -505,7 +507,7 @@ class RpcSession:
 
     def _on_bad_frame(self, exc: FrameError, now: float) -> list[RpcEvent]:
         mtid = exc.message_type_id
-        if mtid is None or mtid == 2 or mtid not in (3, 4, 5, 6):
+        if mtid is None or mtid not in self._unanswerable:
             return self._reject(exc.unique_id, exc.kind, exc.description)
         # A broken answer or SEND: never answered with a CALLERROR.
         events: list[RpcEvent] = [ProtocolViolation(exc.description, exc.unique_id)]

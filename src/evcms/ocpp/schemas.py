@@ -332,6 +332,10 @@ def schema_error(
         prop = where or "payload"
         bound = "at most" if rule == "maxLength" else "at least"
         text = f"{prop} must be {bound} {definition} characters long, got {len(value)}"
+    elif rule in ("minItems", "maxItems") and isinstance(value, list):
+        prop = where or "payload"
+        bound = "at least" if rule == "minItems" else "at most"
+        text = f"{prop} must have {bound} {definition} item(s), got {len(value)}"
     elif rule == "format" and isinstance(exc.definition, dict) and "x-enum" in exc.definition:
         rule = "enum"
         prop = where or "payload"

@@ -17,6 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Execution option naming how a SQLite transaction begins. The writer uses IMMEDIATE: it takes
+# the write lock up front (waiting on busy_timeout), so a transaction that reads before writing
+# never fails half-way when another process (e.g. an admin command) wrote meanwhile.
+SQLITE_BEGIN_OPTION = "evcms_sqlite_begin"
 
 
 def is_sqlite(url: str | URL) -> bool:
@@ -79,7 +83,9 @@ def create_engine(
             pool_recycle=1800,
             connect_args={"server_settings": {"application_name": "evcms"}},
         )
-    raise ValueError(f"unsupported database {backend!r}: use sqlite+aiosqlite or postgresql+asyncpg")
+    raise ValueError(
+        f"unsupported database {backend!r}: use sqlite+aiosqlite or postgresql+asyncpg"
+    )
 
 
 def _sqlite_engine(url: URL, *, echo: bool) -> AsyncEngine:
@@ -111,6 +117,9 @@ def _sqlite_engine(url: URL, *, echo: bool) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
+        if mode not in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE"):
+            raise ValueError(f"bad {SQLITE_BEGIN_OPTION}: {mode!r}")
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine

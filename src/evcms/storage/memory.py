@@ -28,7 +28,6 @@ from evcms.domain.stations import ConnectorState, Presence, Site, Station, Stati
 from evcms.services.ports import AlreadyExists, Clock, Direction, LoggedMessage, NotFound
 from evcms.storage._sql import utc, utc_or_none
 
-
 _D = TypeVar("_D")
 
 
@@ -239,7 +238,9 @@ class MemoryMessageLog:
         while self._buffer:
             station_id, direction, frame, at = self._buffer.popleft()
             message_id = next(self.db.next_message_id)
-            self.db.messages[message_id] = LoggedMessage(message_id, station_id, at, direction, frame)
+            self.db.messages[message_id] = LoggedMessage(
+                message_id, station_id, at, direction, frame
+            )
             self.written += 1
 
     async def recent(

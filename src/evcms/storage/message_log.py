@@ -90,7 +90,9 @@ class SqlMessageLog:
         """Write everything buffered so far; raises (keeping the frames buffered) on failure."""
         async with self._flush_lock:
             while self._buffer:
-                chunk = [self._buffer.popleft() for _ in range(min(self.chunk_size, len(self._buffer)))]
+                chunk = [
+                    self._buffer.popleft() for _ in range(min(self.chunk_size, len(self._buffer)))
+                ]
                 rows = [
                     {"station_id": s, "direction": d.value, "frame": f, "at": at}
                     for s, d, f, at in chunk

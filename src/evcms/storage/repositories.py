@@ -212,9 +212,7 @@ def _presence_from_row(row: Row[Any]) -> Presence:
 
 
 async def _require_site(conn: AsyncConnection, site_id: SiteId | None) -> None:
-    if site_id is not None and not await conn.scalar(
-        select(exists().where(sites.c.id == site_id))
-    ):
+    if site_id is not None and not await conn.scalar(select(exists().where(sites.c.id == site_id))):
         raise NotFound(f"site {site_id!r} does not exist")
 
 
@@ -296,7 +294,9 @@ class SqlStationRepository(_SqlRepository):
         row = _connector_values(state)
 
         async def op(conn: AsyncConnection) -> None:
-            stmt = upsert(conn, connector_states, [row], key=("station_id", "evse_id", "connector_id"))
+            stmt = upsert(
+                conn, connector_states, [row], key=("station_id", "evse_id", "connector_id")
+            )
             await conn.execute(stmt, row)
 
         try:
@@ -325,7 +325,9 @@ class SqlStationRepository(_SqlRepository):
 
         async def op_known_only(conn: AsyncConnection) -> None:
             ids = [row["station_id"] for row in rows]
-            known = set((await conn.execute(select(stations.c.id).where(stations.c.id.in_(ids)))).scalars())
+            known = set(
+                (await conn.execute(select(stations.c.id).where(stations.c.id.in_(ids)))).scalars()
+            )
             kept = [row for row in rows if row["station_id"] in known]
             if kept:
                 await conn.execute(upsert(conn, station_presence, kept, key=("station_id",)), kept)

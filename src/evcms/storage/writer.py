@@ -28,6 +28,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from evcms.storage.database import SQLITE_BEGIN_OPTION
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -70,6 +72,8 @@ class Writer:
         if max_batch < 1 or queue_size < 1 or max_wait < 0:
             raise ValueError("max_batch and queue_size must be >= 1, max_wait >= 0")
         self.engine = engine
+        # Same pool; on SQLite its transactions BEGIN IMMEDIATE (ignored by other databases).
+        self._write_engine = engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
         self.max_batch = max_batch
         self.max_wait = max_wait
         self.queue_size = queue_size
@@ -208,7 +212,7 @@ class Writer:
             return
         results: list[Any] = []
         try:
-            async with self.engine.begin() as conn:
+            async with self._write_engine.begin() as conn:
                 for item in live:
                     results.append(await item.op(conn))
         except Exception:
@@ -224,7 +228,7 @@ class Writer:
 
     async def _run_alone(self, item: _Item) -> None:
         try:
-            async with self.engine.begin() as conn:
+            async with self._write_engine.begin() as conn:
                 result = await item.op(conn)
         except Exception as exc:
             self.stats.ops += 1

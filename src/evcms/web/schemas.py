@@ -124,7 +124,7 @@ class SiteOut(BaseModel):
 class StationCreate(_Strict):
     id: str = Field(
         description="The station's identity: the last segment of its WebSocket URL; at most"
-        f" {STATION_ID_MAX_LENGTH} letters, digits and - . _ ~ :",
+        f" {STATION_ID_MAX_LENGTH} letters, digits and - . _ ~",
         examples=["ACME-0001"],
     )
     site_id: str | None = None

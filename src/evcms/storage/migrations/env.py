@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
@@ -27,7 +26,7 @@ config = context.config
 target_metadata = metadata
 
 
-def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Autogenerate: migrations use plain SQLAlchemy types, never our TypeDecorators (a
     migration must not change meaning when tables.py changes later)."""
     if type_ == "type" and isinstance(obj, UTCDateTime):

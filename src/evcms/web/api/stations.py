@@ -44,7 +44,7 @@ MAX_CALL_TIMEOUT = 300.0
 
 def station_url(template: str, station_id: str) -> str:
     """The OCPP URL a station connects to, its id percent-encoded where a URL needs it."""
-    return template.replace("{station_id}", quote(station_id, safe=":~"))
+    return template.replace("{station_id}", quote(station_id, safe=""))
 
 
 def _credentials(deps: WebDeps, station: Station, generated: str | None) -> StationCredentialsOut:

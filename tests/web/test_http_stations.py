@@ -50,7 +50,7 @@ async def test_register_a_station_with_its_password(web: Web) -> None:
 async def test_register_without_password_is_profile_0_and_pending_is_kept(web: Web) -> None:
     response = await web.client.post(
         "/api/v1/stations",
-        json={"id": "ACME:0001", "registration": "Pending"},
+        json={"id": "ACME_0001.a~b", "registration": "Pending"},
         headers=web.auth(),
     )
     assert response.status_code == 201
@@ -58,7 +58,7 @@ async def test_register_without_password_is_profile_0_and_pending_is_kept(web: W
     assert answer["station"]["registration"] == "Pending"
     assert answer["station"]["password_set"] is False
     assert answer["credentials"]["security_profile"] == 0
-    assert answer["credentials"]["ocpp_url"] == "ws://127.0.0.1:9000/ocpp/ACME:0001"
+    assert answer["credentials"]["ocpp_url"] == "ws://127.0.0.1:9000/ocpp/ACME_0001.a~b"
 
 
 async def test_generated_password_is_shown_once_and_only_its_hash_is_kept(web: Web) -> None:
@@ -88,6 +88,7 @@ async def test_generated_password_is_shown_once_and_only_its_hash_is_kept(web: W
     [
         ({"id": "CP 1"}, "station id may only contain letters, digits"),
         ({"id": "CP/1"}, "station id may only contain"),
+        ({"id": "ACME:1"}, "station id may only contain"),  # would break Basic auth
         ({"id": "CP-é"}, "station id may only contain"),
         ({"id": "C" * 49}, "station id is 49 characters long; at most 48 allowed"),
         ({"id": ""}, "station id is empty"),

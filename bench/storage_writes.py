@@ -1,0 +1,130 @@
+"""Connector-status upserts: group commit through the Writer vs one commit per upsert.
+
+Prints rows/s for each way and the ratio, on SQLite (a temporary file) and PostgreSQL (a
+throwaway database, when the server on 127.0.0.1:5432 is reachable). Never passes or fails.
+
+    PYTHONPATH=src python bench/storage_writes.py [--rows 5000] [--stations 500] [--concurrency 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+
+from evcms.domain.ids import StationId
+from evcms.domain.stations import ConnectorState, ConnectorStatus, Station
+from evcms.storage._sql import upsert
+from evcms.storage.database import create_engine
+from evcms.storage.migrate import upgrade
+from evcms.storage.repositories import SqlStationRepository, _connector_values
+from evcms.storage.tables import connector_states
+from evcms.storage.writer import Writer
+
+STATUSES = list(ConnectorStatus)
+T0 = datetime(2025, 3, 1, tzinfo=UTC)
+
+
+def states(rows: int, stations: int) -> list[ConnectorState]:
+    return [
+        ConnectorState(
+            StationId(f"CP-{n % stations:05}"), 1 + (n // stations) % 2, 1, STATUSES[n % 9], T0
+        )
+        for n in range(rows)
+    ]
+
+
+async def run_concurrently(
+    items: list[ConnectorState], concurrency: int, save: Callable[[ConnectorState], Awaitable[None]]
+) -> float:
+    queue = list(reversed(items))
+
+    async def worker() -> None:
+        while queue:
+            await save(queue.pop())
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started
+
+
+async def bench(url: str, label: str, rows: int, stations: int, concurrency: int) -> None:
+    await upgrade(url)
+    engine = create_engine(url, pool_size=20, max_overflow=0)
+    try:
+        async with Writer(engine) as setup:
+            repo = SqlStationRepository(engine, setup)
+            await asyncio.gather(
+                *(repo.add(Station(StationId(f"CP-{n:05}"), T0)) for n in range(stations))
+            )
+        items = states(rows, stations)
+
+        # 1. group commit: many concurrent callers, one writer
+        async with Writer(engine) as writer:
+            repo = SqlStationRepository(engine, writer)
+            grouped = await run_concurrently(items, concurrency, repo.save_connector_state)
+            commits = writer.commits
+
+        # 2. one transaction (and commit) per upsert, on one connection
+        async with engine.connect() as conn:
+
+            async def save_alone(state: ConnectorState) -> None:
+                row = _connector_values(state)
+                async with conn.begin():
+                    stmt = upsert(
+                        conn, connector_states, [row], key=("station_id", "evse_id", "connector_id")
+                    )
+                    await conn.execute(stmt, row)
+
+            alone = await run_concurrently(items, 1, save_alone)
+
+        grouped_rate, alone_rate = rows / grouped, rows / alone
+        print(
+            f"{label:<11} writer (group commit, {concurrency} callers): {grouped_rate:>9,.0f} rows/s"
+            f"  [{commits} commits, {rows / max(commits, 1):.0f} rows/commit]"
+        )
+        print(f"{label:<11} one commit per upsert:                 {alone_rate:>9,.0f} rows/s")
+        print(f"{label:<11} ratio: {grouped_rate / alone_rate:.1f}x")
+    finally:
+        await engine.dispose()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=5000)
+    parser.add_argument("--stations", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=500)
+    args = parser.parse_args()
+    print(f"{args.rows} connector-status upserts over {args.stations} stations")
+
+    with tempfile.TemporaryDirectory() as directory:
+        url = f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}"
+        await bench(url, "SQLite", args.rows, args.stations, args.concurrency)
+
+    name = f"evcms_bench_{secrets.token_hex(4)}"
+    try:
+        admin = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", timeout=3)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        print(f"PostgreSQL  not reachable on 127.0.0.1:5432 ({exc}); skipped", file=sys.stderr)
+        return
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+            await bench(url, "PostgreSQL", args.rows, args.stations, args.concurrency)
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
