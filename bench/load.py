@@ -69,10 +69,16 @@ def evcms_server_command(ocpp_port: int, http_port: int, workdir: Path) -> Serve
     """How the harness starts evcms: a fresh SQLite database per run, unknown stations accepted."""
     return ServerCommand(
         argv=[
-            sys.executable, "-m", "evcms.cli", "serve",
-            "--ocpp-port", str(ocpp_port),
-            "--http-port", str(http_port),
-            "--host", "127.0.0.1",
+            sys.executable,
+            "-m",
+            "evcms.cli",
+            "serve",
+            "--ocpp-port",
+            str(ocpp_port),
+            "--http-port",
+            str(http_port),
+            "--host",
+            "127.0.0.1",
             "--bench",
         ],
         env={
@@ -89,8 +95,14 @@ def evcms_server_command(ocpp_port: int, http_port: int, workdir: Path) -> Serve
 def reference_server_command(ocpp_port: int, http_port: int, workdir: Path) -> ServerCommand:
     """The stock `ocpp` library pattern (bench/reference_csms.py)."""
     return ServerCommand(
-        argv=[sys.executable, str(BENCH_DIR / "reference_csms.py"),
-              "--host", "127.0.0.1", "--port", str(ocpp_port)],
+        argv=[
+            sys.executable,
+            str(BENCH_DIR / "reference_csms.py"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(ocpp_port),
+        ],
         env={},
     )
 
@@ -279,8 +291,11 @@ def self_test(verbose: bool = True) -> None:
             payloads += [("StatusNotification", state.status()) for _ in range(3)]
             payloads += [("MeterValues", state.meter_values()) for _ in range(3)]
             for action, payload in payloads:
-                schema = json.loads((schema_root / folder / "schemas" / f"{action}{suffix}.json")
-                                    .read_text(encoding="utf-8"))
+                schema = json.loads(
+                    (schema_root / folder / "schemas" / f"{action}{suffix}.json").read_text(
+                        encoding="utf-8"
+                    )
+                )
                 validator_cls = jsonschema.validators.validator_for(schema)
                 validator_cls(schema, format_checker=checker).validate(
                     json.loads(orjson.dumps(payload))
@@ -295,8 +310,10 @@ def self_test(verbose: bool = True) -> None:
                     assert len(meter_value["sampledValue"]) == n_values
                 checked += 1
     if verbose:
-        print(f"self-test: {checked} payloads valid against the ocpp {ocpp_version()} schemas "
-              f"(1.6, 2.0.1, 2.1)")
+        print(
+            f"self-test: {checked} payloads valid against the ocpp {ocpp_version()} schemas "
+            f"(1.6, 2.0.1, 2.1)"
+        )
 
 
 def ocpp_version() -> str:
@@ -399,8 +416,11 @@ class StationClient:
                 await self.answer_server_call(message)
 
 
-async def open_station(cfg: WorkerConfig, spec: StationSpec, result: WorkerResult,
-                       ) -> StationClient | None:
+async def open_station(
+    cfg: WorkerConfig,
+    spec: StationSpec,
+    result: WorkerResult,
+) -> StationClient | None:
     """Connect, BootNotification (retried while Pending), StatusNotification per connector."""
     headers: dict[str, str] = {}
     if cfg.password is not None:
@@ -443,8 +463,9 @@ async def open_station(cfg: WorkerConfig, spec: StationSpec, result: WorkerResul
             else:
                 raise CallError("NotAccepted", f"BootNotification status {status}")
             for connector in range(1, spec.connectors + 1):
-                await station.call("StatusNotification",
-                                   station.state.status(connector, initial=True))
+                await station.call(
+                    "StatusNotification", station.state.status(connector, initial=True)
+                )
     except Exception as exc:
         result.failed += 1
         result.connect_errors[f"boot: {type(exc).__name__}: {str(exc)[:80]}"] += 1
@@ -466,15 +487,16 @@ async def ramp(cfg: WorkerConfig, result: WorkerResult) -> list[StationClient]:
     stations: list[StationClient] = []
     started = time.perf_counter()
     for first in range(0, len(cfg.stations), cfg.ramp_batch):
-        batch = cfg.stations[first:first + cfg.ramp_batch]
+        batch = cfg.stations[first : first + cfg.ramp_batch]
         opened = await asyncio.gather(*(bounded(spec) for spec in batch))
         stations.extend(s for s in opened if s is not None)
     result.ramp_seconds = time.perf_counter() - started
     return stations
 
 
-async def closed_loop(station: StationClient, cycle: Sequence[str], cfg: WorkerConfig,
-                      t_measure: float, t_end: float) -> None:
+async def closed_loop(
+    station: StationClient, cycle: Sequence[str], cfg: WorkerConfig, t_measure: float, t_end: float
+) -> None:
     """Send the next CALL as soon as the previous answer arrives, until t_end."""
     result = station.result
     position = station.spec.index % len(cycle)
@@ -555,23 +577,25 @@ async def worker_async(cfg: WorkerConfig, pipe: Connection) -> None:
     await asyncio.sleep(max(t_go - time.monotonic(), 0.0))
     monitor = asyncio.create_task(loop_lag_monitor(result, t_measure, t_end))
     if cfg.scenario == "idle":
-        listeners = [asyncio.create_task(idle_listener(s)) for s in stations
-                     if not s.spec.heartbeat_sampler]
-        await asyncio.gather(*(heartbeat_sampler(s, cfg, t_end) for s in stations
-                               if s.spec.heartbeat_sampler))
+        listeners = [
+            asyncio.create_task(idle_listener(s)) for s in stations if not s.spec.heartbeat_sampler
+        ]
+        await asyncio.gather(
+            *(heartbeat_sampler(s, cfg, t_end) for s in stations if s.spec.heartbeat_sampler)
+        )
         await asyncio.sleep(max(t_end - time.monotonic(), 0.0))
         for task in listeners:
             task.cancel()
         await asyncio.gather(*listeners, return_exceptions=True)
     else:
-        await asyncio.gather(*(closed_loop(s, cfg.cycle, cfg, t_measure, t_end)
-                               for s in stations))
+        await asyncio.gather(*(closed_loop(s, cfg.cycle, cfg, t_measure, t_end) for s in stations))
     await monitor
     pipe.send(("done", result))
     await asyncio.to_thread(pipe.recv)  # "close"
     for first in range(0, len(stations), 1000):
-        await asyncio.gather(*(s.ws.close() for s in stations[first:first + 1000]),
-                             return_exceptions=True)
+        await asyncio.gather(
+            *(s.ws.close() for s in stations[first : first + 1000]), return_exceptions=True
+        )
     pipe.send(("closed", None))
 
 
@@ -650,20 +674,28 @@ class ServerUnderTest:
                 os.sched_setaffinity(0, {cpu})
 
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(self.command.argv, cwd=REPO_ROOT, env=env, stdout=log,
-                                         stderr=subprocess.STDOUT, preexec_fn=pin)
+            self.proc = subprocess.Popen(
+                self.command.argv,
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=pin,
+            )
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.target} server exited with {self.proc.returncode}")
-            with contextlib.suppress(OSError), socket.create_connection(
-                ("127.0.0.1", self.port), timeout=0.5
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5),
             ):
                 time.sleep(0.5)  # listening; let start-up work finish
                 return
             time.sleep(0.1)
-        raise RuntimeError(f"{self.target} server did not listen on {self.port} "
-                           f"within {self.start_timeout:.0f}s")
+        raise RuntimeError(
+            f"{self.target} server did not listen on {self.port} within {self.start_timeout:.0f}s"
+        )
 
     @property
     def pid(self) -> int:
@@ -739,15 +771,18 @@ def make_stations(args: argparse.Namespace) -> list[StationSpec]:
     stations: list[StationSpec] = []
     for i in range(args.stations):
         is_v2 = math.floor((i + 1) * ratio) > math.floor(i * ratio)
-        stations.append(StationSpec(
-            index=i,
-            station_id=f"BENCH-{tag}-{i:05d}",
-            subprotocol=args.v2_subprotocol if is_v2 else "ocpp1.6",
-            connectors=args.connectors,
-            sampled_values=6 + i % 3,
-            heartbeat_sampler=args.scenario == "idle" and i % sample_every == 0
-            and i // sample_every < args.idle_sample,
-        ))
+        stations.append(
+            StationSpec(
+                index=i,
+                station_id=f"BENCH-{tag}-{i:05d}",
+                subprotocol=args.v2_subprotocol if is_v2 else "ocpp1.6",
+                connectors=args.connectors,
+                sampled_values=6 + i % 3,
+                heartbeat_sampler=args.scenario == "idle"
+                and i % sample_every == 0
+                and i // sample_every < args.idle_sample,
+            )
+        )
     return stations
 
 
@@ -785,11 +820,16 @@ def receive(pipes: list[Connection], expected: str, timeout: float) -> list[Any]
     return [answers[i] for i in range(len(pipes))]
 
 
-def run_target(target: str, args: argparse.Namespace, stations: list[StationSpec]) -> dict[str, Any]:
+def run_target(
+    target: str, args: argparse.Namespace, stations: list[StationSpec]
+) -> dict[str, Any]:
     server_cpu, load_cpus = cpu_plan(args)
     server = ServerUnderTest(target, server_cpu, args.start_timeout)
-    print(f"\n=== {target}: scenario {args.scenario}, {len(stations)} stations, "
-          f"{args.workers} load worker(s)", flush=True)
+    print(
+        f"\n=== {target}: scenario {args.scenario}, {len(stations)} stations, "
+        f"{args.workers} load worker(s)",
+        flush=True,
+    )
     try:
         server.start()
     except Exception as exc:
@@ -801,8 +841,11 @@ def run_target(target: str, args: argparse.Namespace, stations: list[StationSpec
     if load_cpus:
         os.sched_setaffinity(0, load_cpus)
     server_procs = process_tree(server.pid)
-    print(f"  server pid {server.pid} on ws://127.0.0.1:{server.port}"
-          f"{f' (cpu {server_cpu})' if server_cpu is not None else ''}", flush=True)
+    print(
+        f"  server pid {server.pid} on ws://127.0.0.1:{server.port}"
+        f"{f' (cpu {server_cpu})' if server_cpu is not None else ''}",
+        flush=True,
+    )
     context = multiprocessing.get_context("spawn")
     cycle = ["MeterValues"] if args.scenario == "meter" else build_cycle(args.mix)
     workers: list[multiprocessing.process.BaseProcess] = []
@@ -818,7 +861,7 @@ def run_target(target: str, args: argparse.Namespace, stations: list[StationSpec
                 worker_index=k,
                 url_template=server.command.url_template,
                 port=server.port,
-                stations=stations[k::args.workers],
+                stations=stations[k :: args.workers],
                 scenario=args.scenario,
                 cycle=cycle,
                 ramp_batch=max(args.ramp_batch // args.workers, 1),
@@ -837,8 +880,11 @@ def run_target(target: str, args: argparse.Namespace, stations: list[StationSpec
         ready = receive(pipes, "ready", args.ramp_timeout)
         ramp_seconds = time.monotonic() - ramp_started
         connected = sum(r["connected"] for r in ready)
-        print(f"  ramp: {connected}/{len(stations)} stations connected and booted in "
-              f"{ramp_seconds:.1f}s", flush=True)
+        print(
+            f"  ramp: {connected}/{len(stations)} stations connected and booted in "
+            f"{ramp_seconds:.1f}s",
+            flush=True,
+        )
         cpu_after_ramp = tree_cpu_seconds(server_procs)
         if args.scenario == "idle":
             time.sleep(args.settle)
@@ -865,17 +911,24 @@ def run_target(target: str, args: argparse.Namespace, stations: list[StationSpec
         for pipe in pipes:
             pipe.send(("close", None))
         receive(pipes, "closed", 120)
-        summary.update(summarise(
-            args, results, len(stations), cycle,
-            window=t_end - t_measure,
-            ramp_seconds=ramp_seconds,
-            server_cpu_ramp=cpu_after_ramp - cpu_start,
-            server_cpu_window=cpu_end - cpu_measure,
-            load_cpu_window=load_cpu_end - load_cpu_measure,
-            load_cores=len(load_cpus) if load_cpus else os.cpu_count() or 1,
-            rss_before=rss_before, rss_after_ramp=rss_after_ramp,
-            rss_end=rss_end, rss_peak=rss_peak,
-        ))
+        summary.update(
+            summarise(
+                args,
+                results,
+                len(stations),
+                cycle,
+                window=t_end - t_measure,
+                ramp_seconds=ramp_seconds,
+                server_cpu_ramp=cpu_after_ramp - cpu_start,
+                server_cpu_window=cpu_end - cpu_measure,
+                load_cpu_window=load_cpu_end - load_cpu_measure,
+                load_cores=len(load_cpus) if load_cpus else os.cpu_count() or 1,
+                rss_before=rss_before,
+                rss_after_ramp=rss_after_ramp,
+                rss_end=rss_end,
+                rss_peak=rss_peak,
+            )
+        )
         summary["server_alive_at_end"] = server_alive
     except Exception as exc:
         summary["error"] = str(exc)
@@ -893,11 +946,23 @@ def run_target(target: str, args: argparse.Namespace, stations: list[StationSpec
     return summary
 
 
-def summarise(args: argparse.Namespace, results: list[WorkerResult], n_stations: int,
-              cycle: list[str], *, window: float, ramp_seconds: float, server_cpu_ramp: float,
-              server_cpu_window: float, load_cpu_window: float, load_cores: int,
-              rss_before: int, rss_after_ramp: int, rss_end: int, rss_peak: int,
-              ) -> dict[str, Any]:
+def summarise(
+    args: argparse.Namespace,
+    results: list[WorkerResult],
+    n_stations: int,
+    cycle: list[str],
+    *,
+    window: float,
+    ramp_seconds: float,
+    server_cpu_ramp: float,
+    server_cpu_window: float,
+    load_cpu_window: float,
+    load_cores: int,
+    rss_before: int,
+    rss_after_ramp: int,
+    rss_end: int,
+    rss_peak: int,
+) -> dict[str, Any]:
     merged: dict[str, list[float]] = {}
     for r in results:
         for action, samples in r.latency.items():
@@ -939,8 +1004,9 @@ def summarise(args: argparse.Namespace, results: list[WorkerResult], n_stations:
         "server_cpu_s_ramp": server_cpu_ramp,
         "server_cpu_s": server_cpu_window,
         "server_cpu_pct": 100.0 * server_cpu_window / window,
-        "server_cpu_s_per_1000_calls": (1000.0 * server_cpu_window / total_calls
-                                        if total_calls else math.nan),
+        "server_cpu_s_per_1000_calls": (
+            1000.0 * server_cpu_window / total_calls if total_calls else math.nan
+        ),
         "server_rss_before_mib": rss_before / 2**20,
         "server_rss_after_ramp_mib": rss_after_ramp / 2**20,
         "server_rss_end_mib": rss_end / 2**20,
@@ -952,10 +1018,12 @@ def summarise(args: argparse.Namespace, results: list[WorkerResult], n_stations:
     if args.scenario == "idle":
         heartbeat = merged.get("Heartbeat", [])
         summary["idle"] = {
-            "rss_per_connection_kib": ((rss_after_ramp - rss_before) / connected / 1024
-                                       if connected else math.nan),
-            "rss_per_connection_end_kib": ((rss_end - rss_before) / connected / 1024
-                                           if connected else math.nan),
+            "rss_per_connection_kib": (
+                (rss_after_ramp - rss_before) / connected / 1024 if connected else math.nan
+            ),
+            "rss_per_connection_end_kib": (
+                (rss_end - rss_before) / connected / 1024 if connected else math.nan
+            ),
             "heartbeat_samplers": min(args.idle_sample, n_stations),
             "heartbeats_over_100ms": sum(1 for x in heartbeat if x > 0.1),
             "heartbeats_over_1s": sum(1 for x in heartbeat if x > 1.0),
@@ -980,12 +1048,18 @@ def fmt(value: Any, digits: int = 1) -> str:
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) if i == 0 else h.rjust(w)
-                     for i, (h, w) in enumerate(zip(headers, widths, strict=True)))
+    line = "  ".join(
+        h.ljust(w) if i == 0 else h.rjust(w)
+        for i, (h, w) in enumerate(zip(headers, widths, strict=True))
+    )
     out = [line, "-" * len(line)]
     for row in rows:
-        out.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                             for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+        out.append(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
     return "\n".join(out)
 
 
@@ -994,37 +1068,69 @@ def print_summary(s: dict[str, Any]) -> None:
     if "error" in s and "calls" not in s:
         print(f"\n[{target}] no figures: {s['error']}")
         return
-    print(f"\n[{target}] {s['scenario']}: {s['connected']}/{s['stations']} stations connected "
-          f"in {s['ramp_seconds']:.1f}s ({s['connections_per_s']:.0f}/s; connect+boot p50 "
-          f"{fmt(s['boot']['p50_ms'])} ms, p99 {fmt(s['boot']['p99_ms'])} ms), "
-          f"window {s['window_s']:.1f}s")
-    rows = [[action, fmt(a["count"]), fmt(a["calls_per_s"]), fmt(a["p50_ms"], 2),
-             fmt(a["p99_ms"], 2), fmt(a["max_ms"], 2)] for action, a in s["per_action"].items()]
-    rows.append(["ALL", fmt(s["calls"]), fmt(s["calls_per_s"]), fmt(s["latency"]["p50_ms"], 2),
-                 fmt(s["latency"]["p99_ms"], 2), fmt(s["latency"]["max_ms"], 2)])
+    print(
+        f"\n[{target}] {s['scenario']}: {s['connected']}/{s['stations']} stations connected "
+        f"in {s['ramp_seconds']:.1f}s ({s['connections_per_s']:.0f}/s; connect+boot p50 "
+        f"{fmt(s['boot']['p50_ms'])} ms, p99 {fmt(s['boot']['p99_ms'])} ms), "
+        f"window {s['window_s']:.1f}s"
+    )
+    rows = [
+        [
+            action,
+            fmt(a["count"]),
+            fmt(a["calls_per_s"]),
+            fmt(a["p50_ms"], 2),
+            fmt(a["p99_ms"], 2),
+            fmt(a["max_ms"], 2),
+        ]
+        for action, a in s["per_action"].items()
+    ]
+    rows.append(
+        [
+            "ALL",
+            fmt(s["calls"]),
+            fmt(s["calls_per_s"]),
+            fmt(s["latency"]["p50_ms"], 2),
+            fmt(s["latency"]["p99_ms"], 2),
+            fmt(s["latency"]["max_ms"], 2),
+        ]
+    )
     print(table(["action", "calls", "calls/s", "p50 ms", "p99 ms", "max ms"], rows))
-    per_call = ("" if "idle" in s else
-                f", {fmt(s['server_cpu_s_per_1000_calls'], 3)} CPU-s per 1,000 CALLs")
-    print(f"server CPU: {s['server_cpu_s']:.2f}s in window ({s['server_cpu_pct']:.0f}% of a core)"
-          f"{per_call}; {s['server_cpu_s_ramp']:.2f}s during ramp")
-    print(f"server RSS: {s['server_rss_before_mib']:.1f} MiB before, "
-          f"{s['server_rss_after_ramp_mib']:.1f} after ramp, {s['server_rss_end_mib']:.1f} at end "
-          f"(peak {s['server_rss_peak_mib']:.1f})")
+    per_call = (
+        "" if "idle" in s else f", {fmt(s['server_cpu_s_per_1000_calls'], 3)} CPU-s per 1,000 CALLs"
+    )
+    print(
+        f"server CPU: {s['server_cpu_s']:.2f}s in window ({s['server_cpu_pct']:.0f}% of a core)"
+        f"{per_call}; {s['server_cpu_s_ramp']:.2f}s during ramp"
+    )
+    print(
+        f"server RSS: {s['server_rss_before_mib']:.1f} MiB before, "
+        f"{s['server_rss_after_ramp_mib']:.1f} after ramp, {s['server_rss_end_mib']:.1f} at end "
+        f"(peak {s['server_rss_peak_mib']:.1f})"
+    )
     if "idle" in s:
         idle = s["idle"]
-        print(f"idle: RSS per connection {fmt(idle['rss_per_connection_kib'])} KiB "
-              f"(at end {fmt(idle['rss_per_connection_end_kib'])} KiB); "
-              f"Heartbeat from {idle['heartbeat_samplers']} sampled stations every "
-              f"{s.get('heartbeat_period', 1.0)}s: max {fmt(s['latency']['max_ms'], 1)} ms "
-              f"(server stalls); {idle['heartbeats_over_100ms']} over 100 ms, "
-              f"{idle['heartbeats_over_1s']} over 1 s")
+        print(
+            f"idle: RSS per connection {fmt(idle['rss_per_connection_kib'])} KiB "
+            f"(at end {fmt(idle['rss_per_connection_end_kib'])} KiB); "
+            f"Heartbeat from {idle['heartbeat_samplers']} sampled stations every "
+            f"{s.get('heartbeat_period', 1.0)}s: max {fmt(s['latency']['max_ms'], 1)} ms "
+            f"(server stalls); {idle['heartbeats_over_100ms']} over 100 ms, "
+            f"{idle['heartbeats_over_1s']} over 1 s"
+        )
     load = s["load_cpu_pct_of_load_cores"]
-    print(f"load side: {load:.0f}% of its cores, max loop lag "
-          f"{s['load_loop_lag_max_ms']:.1f} ms"
-          + ("  <-- load side saturated: figures are a lower bound for the server" if load > 90
-             else ""))
-    problems = {k: s[k] for k in ("connect_errors", "errors", "timeouts", "server_initiated_calls")
-                if s[k]}
+    print(
+        f"load side: {load:.0f}% of its cores, max loop lag "
+        f"{s['load_loop_lag_max_ms']:.1f} ms"
+        + (
+            "  <-- load side saturated: figures are a lower bound for the server"
+            if load > 90
+            else ""
+        )
+    )
+    problems = {
+        k: s[k] for k in ("connect_errors", "errors", "timeouts", "server_initiated_calls") if s[k]
+    }
     if s["disconnects"]:
         problems["disconnects"] = s["disconnects"]
     if not s.get("server_alive_at_end", True):
@@ -1075,11 +1181,19 @@ def comparison(summaries: dict[str, dict[str, Any]], scenario: str) -> list[dict
 
 
 def print_comparison(rows: list[dict[str, Any]]) -> None:
-    print("\n[comparison] ratio = evcms / reference (CALLs/s, connections/s: higher is "
-          "better; times, CPU, RSS: lower is better)")
-    print(table(["metric", "evcms", "reference", "ratio"],
-                [[r["metric"], fmt(r["evcms"], 2), fmt(r["reference"], 2), fmt(r["ratio"], 2)]
-                 for r in rows]))
+    print(
+        "\n[comparison] ratio = evcms / reference (CALLs/s, connections/s: higher is "
+        "better; times, CPU, RSS: lower is better)"
+    )
+    print(
+        table(
+            ["metric", "evcms", "reference", "ratio"],
+            [
+                [r["metric"], fmt(r["evcms"], 2), fmt(r["reference"], 2), fmt(r["ratio"], 2)]
+                for r in rows
+            ],
+        )
+    )
 
 
 def without_nan(value: Any) -> Any:
@@ -1095,42 +1209,78 @@ def without_nan(value: Any) -> Any:
 
 # -------------------------------------------------------------------------------------------------
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description="OCPP-J load generator: evcms vs the reference CSMS",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        description="OCPP-J load generator: evcms vs the reference CSMS",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("--target", choices=[*TARGETS, "both"], default="both")
     p.add_argument("--scenario", choices=["throughput", "meter", "idle"], default="throughput")
     p.add_argument("--stations", type=int, default=200)
     p.add_argument("--duration", type=float, default=20.0, help="measurement window, seconds")
-    p.add_argument("--warmup", type=float, default=2.0,
-                   help="closed-loop seconds before the window (throughput, meter)")
-    p.add_argument("--v201-ratio", type=float, default=0.5,
-                   help="fraction of stations speaking OCPP 2.x (the rest speak 1.6)")
+    p.add_argument(
+        "--warmup",
+        type=float,
+        default=2.0,
+        help="closed-loop seconds before the window (throughput, meter)",
+    )
+    p.add_argument(
+        "--v201-ratio",
+        type=float,
+        default=0.5,
+        help="fraction of stations speaking OCPP 2.x (the rest speak 1.6)",
+    )
     p.add_argument("--v2-subprotocol", choices=["ocpp2.0.1", "ocpp2.1"], default="ocpp2.0.1")
     p.add_argument("--connectors", type=int, default=2, help="connectors (EVSEs) per station")
-    p.add_argument("--mix", default="MeterValues=4,StatusNotification=2,Heartbeat=1",
-                   help="throughput scenario: action weights of each station's loop")
-    p.add_argument("--workers", type=int, default=0,
-                   help="load processes (default: one per load CPU)")
-    p.add_argument("--server-cpu", type=int, default=None,
-                   help="pin the server to this CPU and the load workers to the others")
+    p.add_argument(
+        "--mix",
+        default="MeterValues=4,StatusNotification=2,Heartbeat=1",
+        help="throughput scenario: action weights of each station's loop",
+    )
+    p.add_argument(
+        "--workers", type=int, default=0, help="load processes (default: one per load CPU)"
+    )
+    p.add_argument(
+        "--server-cpu",
+        type=int,
+        default=None,
+        help="pin the server to this CPU and the load workers to the others",
+    )
     p.add_argument("--ramp-batch", type=int, default=500)
-    p.add_argument("--connect-concurrency", type=int, default=200,
-                   help="connections being opened and booted at once (all workers)")
+    p.add_argument(
+        "--connect-concurrency",
+        type=int,
+        default=200,
+        help="connections being opened and booted at once (all workers)",
+    )
     p.add_argument("--open-timeout", type=float, default=30.0)
     p.add_argument("--call-timeout", type=float, default=30.0)
     p.add_argument("--ramp-timeout", type=float, default=900.0)
     p.add_argument("--start-timeout", type=float, default=60.0)
-    p.add_argument("--idle-sample", type=int, default=100,
-                   help="idle scenario: stations that send a Heartbeat every period")
+    p.add_argument(
+        "--idle-sample",
+        type=int,
+        default=100,
+        help="idle scenario: stations that send a Heartbeat every period",
+    )
     p.add_argument("--heartbeat-period", type=float, default=1.0)
-    p.add_argument("--settle", type=float, default=3.0,
-                   help="idle scenario: seconds after the ramp before RSS is read")
-    p.add_argument("--password", default=None,
-                   help="send HTTP Basic auth (username = station id) with this password")
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=3.0,
+        help="idle scenario: seconds after the ramp before RSS is read",
+    )
+    p.add_argument(
+        "--password",
+        default=None,
+        help="send HTTP Basic auth (username = station id) with this password",
+    )
     p.add_argument("--json", type=Path, default=None, help="write machine-readable results here")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--self-test", action="store_true",
-                   help="only validate the generated payloads against the OCPP schemas")
+    p.add_argument(
+        "--self-test",
+        action="store_true",
+        help="only validate the generated payloads against the OCPP schemas",
+    )
     args = p.parse_args(argv)
     if args.workers <= 0:
         _, load_cpus = cpu_plan(args)
@@ -1165,16 +1315,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
         document = {
             "config": config,
-            "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
-                        "websockets": websockets.__version__, "ocpp": ocpp_version(),
-                        "nofile": nofile},
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": sys.version.split()[0],
+                "websockets": websockets.__version__,
+                "ocpp": ocpp_version(),
+                "nofile": nofile,
+            },
             "stations": [asdict(s) for s in stations[:3]] + [{"...": len(stations)}],
             "results": summaries,
             "comparison": rows,
             "finished_at": datetime.now(UTC).isoformat(),
         }
-        args.json.write_text(json.dumps(without_nan(document), indent=2, default=str),
-                             encoding="utf-8")
+        args.json.write_text(
+            json.dumps(without_nan(document), indent=2, default=str), encoding="utf-8"
+        )
         print(f"\nresults written to {args.json}")
     return 0
 

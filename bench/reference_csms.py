@@ -135,8 +135,10 @@ async def on_connect(websocket: Any) -> None:
         await websocket.close()
         return
     if not websocket.subprotocol:
-        LOGGER.warning("Protocols mismatched: client offers %s",
-                       websocket.request.headers["Sec-WebSocket-Protocol"])
+        LOGGER.warning(
+            "Protocols mismatched: client offers %s",
+            websocket.request.headers["Sec-WebSocket-Protocol"],
+        )
         await websocket.close()
         return
     charge_point_id = websocket.request.path.strip("/").rsplit("/", 1)[-1]
@@ -156,7 +158,10 @@ def raise_nofile_limit() -> None:
 async def main(host: str, port: int) -> None:
     raise_nofile_limit()
     server = await websockets.serve(
-        on_connect, host, port, subprotocols=list(CENTRAL_SYSTEMS)  # type: ignore[arg-type]
+        on_connect,
+        host,
+        port,
+        subprotocols=list(CENTRAL_SYSTEMS),  # type: ignore[arg-type]
     )
     LOGGER.warning("reference CSMS listening on ws://%s:%d/ocpp/{station_id}", host, port)
     await server.wait_closed()

@@ -12,6 +12,7 @@ import gc
 import logging
 import signal
 import socket
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -22,6 +23,7 @@ from evcms.domain.access import Role
 from evcms.domain.ids import SiteId, StationId
 from evcms.domain.stations import Site
 from evcms.messaging.bus import InProcessBus
+from evcms.ocpp import schemas as ocpp_schemas
 from evcms.observability import EvcmsCollector, LoopLagMonitor, prometheus_exposition
 from evcms.passwords import generate_station_password, station_hasher
 from evcms.services.access import AccessControl
@@ -197,6 +199,9 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
         lifecycle=lifecycle,
         _closers=closers,
     )
+    # Compile every schema validator before the first station arrives (~3 s, once per process),
+    # so no station's first message pays for it on the event loop.
+    await asyncio.to_thread(ocpp_schemas.warm_up)
     await gateway.start()
     host = settings.display_host()
     app = create_app(
@@ -356,7 +361,7 @@ class AdminContext:
 
 
 @contextlib.asynccontextmanager
-async def admin(settings: Settings) -> Any:
+async def admin(settings: Settings) -> AsyncIterator[AdminContext]:
     """Services over the database without servers: for the CLI's admin commands."""
     clock = SystemClock()
     engine = create_engine(settings.database_url)

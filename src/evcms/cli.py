@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import typer
@@ -53,7 +53,7 @@ def _settings(**overrides: Any) -> Settings:
         raise  # unreachable
 
 
-def _run(factory: Callable[[], Awaitable[T]]) -> T:
+def _run(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     from evcms.services.network import InvalidRequest
     from evcms.services.ports import AlreadyExists, NotFound
 

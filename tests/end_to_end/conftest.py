@@ -16,8 +16,8 @@ import httpx
 import pytest
 import websockets
 from ocpp.v16 import ChargePoint as ChargePoint16
-from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v21 import ChargePoint as ChargePoint21
+from ocpp.v201 import ChargePoint as ChargePoint201
 
 from evcms import bootstrap
 from evcms.domain.access import Role

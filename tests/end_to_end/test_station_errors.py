@@ -75,7 +75,7 @@ async def test_user_name_must_be_the_station_id(evcms_sqlite):
 
 async def test_station_without_password_needs_the_operators_consent(evcms_sqlite):
     await evcms_sqlite.add_station("OPEN-1")  # default settings: unsecured stations not allowed
-    status, body = await refused_status(
+    status, _body = await refused_status(
         evcms_sqlite.station_url("OPEN-1"), subprotocols=["ocpp1.6"]
     )
     assert status == 401

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 from ocpp.v16 import call as call16
-from ocpp.v201 import call as call201
 from ocpp.v21 import call as call21
+from ocpp.v201 import call as call201
 
 PASSWORD = "s3cret-station-password"
 

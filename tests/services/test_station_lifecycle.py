@@ -73,7 +73,7 @@ async def test_onboarding_creates_a_pending_station_that_keeps_its_password():
 
 
 async def test_only_boot_is_allowed_until_accepted():
-    lifecycle, repo, clock = make("pending")
+    lifecycle, _repo, _clock = make("pending")
     admission = await lifecycle.admit(CP, None)
     await lifecycle.connected(admission.station, "ocpp2.0.1")
     assert lifecycle.may_send(CP, "BootNotification")

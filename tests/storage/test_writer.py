@@ -175,3 +175,36 @@ async def test_station_status_bursts_go_through_the_writer_in_few_commits(
     async with engine.connect() as conn:
         count = await conn.scalar(select(func.count()).select_from(connector_states))
     assert count == 100
+
+
+async def test_one_bad_row_in_a_grouped_executemany_fails_only_its_caller(
+    engine: AsyncEngine,
+) -> None:
+    async with Writer(engine, max_wait=0.01) as writer:
+        repo = SqlStationRepository(engine, writer)
+        await repo.add(Station(id=StationId("CP-1"), created_at=T0))
+        states = [
+            ConnectorState(StationId(sid), 1, n, ConnectorStatus.AVAILABLE, T0)
+            for n, sid in enumerate(["CP-1", "CP-1", "CP-404", "CP-1"])
+        ]
+        results = await asyncio.gather(
+            *(repo.save_connector_state(state) for state in states), return_exceptions=True
+        )
+        assert writer.stats.failed_batches == 1
+
+    assert [type(r).__name__ for r in results] == ["NoneType", "NoneType", "NotFound", "NoneType"]
+    assert [s.connector_id for s in await repo.connector_states(StationId("CP-1"))] == [0, 1, 3]
+
+
+async def test_execute_and_ops_mix_in_one_batch_in_order(engine: AsyncEngine) -> None:
+    statement = insert(sites)
+    async with Writer(engine, max_wait=0.01) as writer:
+        calls = [
+            writer.execute(statement, {"id": "a", "name": "A", "address": "", "created_at": T0}),
+            writer.submit(add_site("b")),
+            writer.execute(statement, {"id": "c", "name": "C", "address": "", "created_at": T0}),
+            writer.execute(statement, {"id": "d", "name": "D", "address": "", "created_at": T0}),
+        ]
+        assert await asyncio.gather(*calls) == [None, "b", None, None]
+        assert writer.commits == 1
+    assert await site_ids(engine) == {"a", "b", "c", "d"}

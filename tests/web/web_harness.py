@@ -60,7 +60,7 @@ class FakeStationCommands:
         station_id: StationId,
         action: str,
         payload: dict[str, Any],
-        timeout: float | None = None,  # noqa: ASYNC109 (the StationCommands signature)
+        timeout: float | None = None,
     ) -> CommandReply:
         self.calls.append((station_id, action, payload, timeout))
         return self.reply

@@ -130,7 +130,7 @@ class NetworkAdmin:
         self,
         station_id: StationId,
         *,
-        site_id: SiteId | None | object = ...,
+        site_id: SiteId | object | None = ...,
         name: str | None = None,
         registration: RegistrationStatus | None = None,
     ) -> Station:

@@ -10,6 +10,7 @@ message that changes state is answered after its change is stored.
 
 from __future__ import annotations
 
+import builtins
 import enum
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -47,7 +48,7 @@ class SiteRepository(Protocol):
 
     async def get(self, site_id: SiteId) -> Site | None: ...
 
-    async def list(self) -> list[Site]: ...
+    async def list(self) -> builtins.list[Site]: ...
 
     async def update(self, site: Site) -> None: ...  # NotFound
 
@@ -59,7 +60,7 @@ class StationRepository(Protocol):
 
     async def get(self, station_id: StationId) -> Station | None: ...
 
-    async def list(self, site_id: SiteId | None = None) -> list[Station]: ...
+    async def list(self, site_id: SiteId | None = None) -> builtins.list[Station]: ...
 
     async def update(self, station: Station) -> None: ...  # NotFound
 
@@ -71,7 +72,7 @@ class StationRepository(Protocol):
 
     async def save_connector_state(self, state: ConnectorState) -> None: ...  # upsert
 
-    async def connector_states(self, station_id: StationId) -> list[ConnectorState]: ...
+    async def connector_states(self, station_id: StationId) -> builtins.list[ConnectorState]: ...
 
     async def save_presence(self, presences: Sequence[Presence]) -> None: ...  # upsert many
 
@@ -107,7 +108,7 @@ class MessageLog(Protocol):
 
     async def recent(
         self, station_id: StationId, limit: int = 100, before_id: int | None = None
-    ) -> list[LoggedMessage]: ...  # newest first
+    ) -> builtins.list[LoggedMessage]: ...  # newest first
 
     async def purge(self, older_than: datetime) -> int: ...  # rows removed
 
@@ -117,7 +118,7 @@ class ApiKeyRepository(Protocol):
 
     async def find_by_hash(self, secret_hash: str) -> ApiKey | None: ...
 
-    async def list(self) -> list[ApiKey]: ...
+    async def list(self) -> builtins.list[ApiKey]: ...
 
     async def revoke(self, key_id: str) -> bool: ...
 

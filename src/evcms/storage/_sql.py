@@ -2,38 +2,45 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import ColumnElement, Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
 
 
 def upsert(
-    conn: AsyncConnection,
+    dialect_name: str,
     table: Table,
-    rows: Sequence[dict[str, Any]],
-    *,
     key: Sequence[str],
+    columns: Sequence[str] | None = None,
 ) -> Insert:
-    """``INSERT ... ON CONFLICT (key) DO UPDATE SET <every other column> = excluded.<column>``.
+    """``INSERT ... ON CONFLICT (key) DO UPDATE SET <other columns> = excluded.<column>``.
 
-    Returns the statement; execute it with ``rows`` (one or many). Chosen by the connection's
-    dialect: SQLite and PostgreSQL share the syntax but SQLAlchemy has one construct for each.
+    Execute it with one row or many. ``columns`` are the columns the rows carry (default: all
+    of the table's). SQLite and PostgreSQL share the syntax but SQLAlchemy has one construct for
+    each; building one is costly (~0.3 ms), so the result is cached: the same arguments give the
+    same statement object (which also lets the writer group them into one executemany).
     """
-    name = conn.dialect.name
-    if name == "postgresql":
+    names = tuple(columns) if columns is not None else tuple(c.name for c in table.columns)
+    return _upsert(dialect_name, table, tuple(key), names)
+
+
+@functools.cache
+def _upsert(
+    dialect_name: str, table: Table, key: tuple[str, ...], columns: tuple[str, ...]
+) -> Insert:
+    if dialect_name == "postgresql":
         pg_stmt = postgresql.insert(table)
-        updates = {c: pg_stmt.excluded[c] for c in rows[0] if c not in key}
-        return pg_stmt.on_conflict_do_update(index_elements=list(key), set_=updates)
-    if name == "sqlite":
+        pg_updates = {c: pg_stmt.excluded[c] for c in columns if c not in key}
+        return pg_stmt.on_conflict_do_update(index_elements=list(key), set_=pg_updates)
+    if dialect_name == "sqlite":
         lite_stmt = sqlite.insert(table)
-        updates = {c: lite_stmt.excluded[c] for c in rows[0] if c not in key}
-        return lite_stmt.on_conflict_do_update(index_elements=list(key), set_=updates)
-    raise NotImplementedError(f"upsert is not implemented for {name}")
+        lite_updates = {c: lite_stmt.excluded[c] for c in columns if c not in key}
+        return lite_stmt.on_conflict_do_update(index_elements=list(key), set_=lite_updates)
+    raise NotImplementedError(f"upsert is not implemented for {dialect_name}")
 
 
 def ordered(column: ColumnElement[str], dialect_name: str) -> ColumnElement[str]:

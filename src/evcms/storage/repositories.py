@@ -163,6 +163,9 @@ def _station_values(station: Station) -> dict[str, Any]:
     }
 
 
+_CONNECTOR_KEY = ("station_id", "evse_id", "connector_id")
+
+
 def _connector_values(state: ConnectorState) -> dict[str, Any]:
     return {
         "station_id": state.station_id,
@@ -291,16 +294,9 @@ class SqlStationRepository(_SqlRepository):
 
     async def save_connector_state(self, state: ConnectorState) -> None:
         """Upsert; ``NotFound`` when the station does not exist."""
-        row = _connector_values(state)
-
-        async def op(conn: AsyncConnection) -> None:
-            stmt = upsert(
-                conn, connector_states, [row], key=("station_id", "evse_id", "connector_id")
-            )
-            await conn.execute(stmt, row)
-
+        statement = upsert(self._dialect, connector_states, _CONNECTOR_KEY)
         try:
-            await self._writer.submit(op)
+            await self._writer.execute(statement, _connector_values(state))
         except IntegrityError as exc:  # the only constraint that can fail: the station's FK
             raise NotFound(f"station {state.station_id!r} does not exist") from exc
 
@@ -320,17 +316,18 @@ class SqlStationRepository(_SqlRepository):
         if not rows:
             return
 
+        statement = upsert(self._dialect, station_presence, ("station_id",))
+
         async def op(conn: AsyncConnection) -> None:
-            await conn.execute(upsert(conn, station_presence, rows, key=("station_id",)), rows)
+            await conn.execute(statement, rows)
 
         async def op_known_only(conn: AsyncConnection) -> None:
             ids = [row["station_id"] for row in rows]
-            known = set(
-                (await conn.execute(select(stations.c.id).where(stations.c.id.in_(ids)))).scalars()
-            )
+            query = select(stations.c.id).where(stations.c.id.in_(ids))
+            known = set((await conn.execute(query)).scalars())
             kept = [row for row in rows if row["station_id"] in known]
             if kept:
-                await conn.execute(upsert(conn, station_presence, kept, key=("station_id",)), kept)
+                await conn.execute(statement, kept)
 
         try:
             await self._writer.submit(op)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -107,8 +106,11 @@ async def list_stations(
 ) -> list[StationStateOut]:
     """Every station with its live state (presence and connector statuses)."""
     stations = await deps.network.stations(SiteId(site_id) if site_id is not None else None)
-    views = await asyncio.gather(*(deps.network.view(s.id) for s in stations))
-    found = [StationStateOut.of_view(v) for v in views if v is not None]
+    found = []
+    for station in stations:  # one after another: repositories need not allow concurrent use
+        view = await deps.network.view(station.id)
+        if view is not None:  # deleted meanwhile
+            found.append(StationStateOut.of_view(view))
     return sorted(found, key=lambda s: s.id)
 
 
