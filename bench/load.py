@@ -645,6 +645,17 @@ def tree_cpu_seconds(processes: Iterable[psutil.Process]) -> float:
     return total
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds all CPUs spent on anything but idle, machine-wide."""
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+
+
+def others_busy_seconds() -> float:
+    """Machine-wide busy CPU seconds minus this harness process (and its children)."""
+    return machine_busy_seconds() - tree_cpu_seconds(process_tree(os.getpid()))
+
+
 def tree_rss(pid: int) -> int:
     total = 0
     for proc in process_tree(pid):
@@ -840,7 +851,6 @@ def run_target(
         return {"target": target, "error": str(exc), "server_log_tail": tail}
     if load_cpus:
         os.sched_setaffinity(0, load_cpus)
-    server_procs = process_tree(server.pid)
     print(
         f"  server pid {server.pid} on ws://127.0.0.1:{server.port}"
         f"{f' (cpu {server_cpu})' if server_cpu is not None else ''}",
@@ -854,7 +864,7 @@ def run_target(
     try:
         time.sleep(1.0)
         rss_before = tree_rss(server.pid)
-        cpu_start = tree_cpu_seconds(server_procs)
+        cpu_start = tree_cpu_seconds(process_tree(server.pid))
         ramp_started = time.monotonic()
         for k in range(args.workers):
             cfg = WorkerConfig(
@@ -885,7 +895,7 @@ def run_target(
             f"{ramp_seconds:.1f}s",
             flush=True,
         )
-        cpu_after_ramp = tree_cpu_seconds(server_procs)
+        cpu_after_ramp = tree_cpu_seconds(process_tree(server.pid))
         if args.scenario == "idle":
             time.sleep(args.settle)
         rss_after_ramp = tree_rss(server.pid)
@@ -897,14 +907,16 @@ def run_target(
         for pipe in pipes:
             pipe.send(("go", t_go, t_measure, t_end))
         time.sleep(max(t_measure - time.monotonic(), 0.0))
-        cpu_measure = tree_cpu_seconds(server_procs)
+        cpu_measure = tree_cpu_seconds(process_tree(server.pid))
         load_cpu_measure = tree_cpu_seconds(worker_procs)
+        busy_measure = others_busy_seconds()
         rss_peak = tree_rss(server.pid)
         while (remaining := t_end - time.monotonic()) > 0:
             time.sleep(min(remaining, 0.5))
             rss_peak = max(rss_peak, tree_rss(server.pid))
-        cpu_end = tree_cpu_seconds(server_procs)
+        cpu_end = tree_cpu_seconds(process_tree(server.pid))
         load_cpu_end = tree_cpu_seconds(worker_procs)
+        busy_end = others_busy_seconds()
         rss_end = tree_rss(server.pid)
         server_alive = server.alive()
         results: list[WorkerResult] = receive(pipes, "done", args.call_timeout + 60)
@@ -922,6 +934,7 @@ def run_target(
                 server_cpu_ramp=cpu_after_ramp - cpu_start,
                 server_cpu_window=cpu_end - cpu_measure,
                 load_cpu_window=load_cpu_end - load_cpu_measure,
+                other_cpu_window=max(busy_end - busy_measure - (cpu_end - cpu_measure), 0.0),
                 load_cores=len(load_cpus) if load_cpus else os.cpu_count() or 1,
                 rss_before=rss_before,
                 rss_after_ramp=rss_after_ramp,
@@ -957,6 +970,7 @@ def summarise(
     server_cpu_ramp: float,
     server_cpu_window: float,
     load_cpu_window: float,
+    other_cpu_window: float,
     load_cores: int,
     rss_before: int,
     rss_after_ramp: int,
@@ -1012,6 +1026,7 @@ def summarise(
         "server_rss_end_mib": rss_end / 2**20,
         "server_rss_peak_mib": rss_peak / 2**20,
         "load_cpu_pct_of_load_cores": 100.0 * load_cpu_window / window / load_cores,
+        "other_processes_cpu_pct": 100.0 * other_cpu_window / window,
         "load_loop_lag_max_ms": max((r.loop_lag_max for r in results), default=0.0) * 1e3,
         "cycle": cycle if args.scenario != "idle" else ["Heartbeat"],
     }
@@ -1127,6 +1142,11 @@ def print_summary(s: dict[str, Any]) -> None:
             if load > 90
             else ""
         )
+    )
+    other = s["other_processes_cpu_pct"]
+    print(
+        f"rest of the machine: {other:.0f}% of a core used by other processes and the kernel"
+        + ("  <-- busy machine: figures are disturbed, rerun on a quiet box" if other > 25 else "")
     )
     problems = {
         k: s[k] for k in ("connect_errors", "errors", "timeouts", "server_initiated_calls") if s[k]

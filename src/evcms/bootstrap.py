@@ -36,7 +36,7 @@ from evcms.station_gateway.routes import GatewayServices
 from evcms.station_gateway.server import GatewayConfig, StationGateway
 from evcms.storage.database import create_engine
 from evcms.storage.message_log import SqlMessageLog
-from evcms.storage.migrate import upgrade
+from evcms.storage.migrate import check_at_head, upgrade
 from evcms.storage.repositories import (
     SqlApiKeyRepository,
     SqlSiteRepository,
@@ -172,7 +172,13 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
     closers.append(lag.stop)
 
     def storage_figures() -> dict[str, Any]:
-        return {"commits": writer.stats.commits, "ops": writer.stats.ops}
+        return {
+            "commits": writer.stats.commits,
+            "commit_seconds": writer.stats.transaction_seconds,
+            "last_commit_seconds": writer.stats.last_transaction_seconds,
+            "queued": writer.queued,
+            "message_log_dropped": message_log.dropped,
+        }
 
     metrics = prometheus_exposition(
         EvcmsCollector(
@@ -365,6 +371,11 @@ async def admin(settings: Settings) -> AsyncIterator[AdminContext]:
     """Services over the database without servers: for the CLI's admin commands."""
     clock = SystemClock()
     engine = create_engine(settings.database_url)
+    try:
+        await check_at_head(engine)
+    except BaseException:
+        await engine.dispose()
+        raise
     writer = Writer(engine)
     await writer.start()
     try:

@@ -61,8 +61,8 @@ def _run(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return asyncio.run(factory())
     except (CliError, InvalidRequest, AlreadyExists, NotFound, ValueError) as exc:
         _fail(str(exc) or type(exc).__name__)
-    except OSError as exc:
-        _fail(f"{exc.strerror or exc} ({exc.filename or getattr(exc, 'args', '')})")
+    except OSError as exc:  # a port in use, a database that does not answer, ...
+        _fail(str(exc))
     except Exception as exc:  # the database is unreachable, a migration failed, ...
         _fail(f"{type(exc).__name__}: {exc}".splitlines()[0])
     raise AssertionError("unreachable")

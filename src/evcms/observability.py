@@ -136,6 +136,14 @@ class EvcmsCollector(Collector):
                 "evcms_db_last_commit_seconds", "Duration of the last commit",
                 value=figures.get("last_commit_seconds", 0.0),
             )
+            yield GaugeMetricFamily(
+                "evcms_db_write_queue", "Writes waiting for the writer", value=figures.get("queued", 0)
+            )
+            yield CounterMetricFamily(
+                "evcms_message_log_dropped",
+                "OCPP frames dropped from the message log because storage fell behind",
+                value=figures.get("message_log_dropped", 0),
+            )
 
 
 def prometheus_exposition(collector: Collector) -> Callable[[], tuple[bytes, str]]:

@@ -1,0 +1,79 @@
+"""The `evcms` command: admin commands work; errors are one line, non-zero, no traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def evcms(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        **os.environ,
+        "EVCMS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/cli.db",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "evcms.cli", *args],
+        capture_output=True, text=True, env=environment, timeout=120, check=False,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], needle: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("evcms: error:")
+    assert needle in lines[0]
+
+
+def test_admin_commands_round_trip(tmp_path):
+    assert evcms(tmp_path, "db", "upgrade").returncode == 0
+    added = evcms(tmp_path, "station", "add", "CP-1", "--generate-password")
+    assert added.returncode == 0, added.stderr
+    assert "Basic auth: user CP-1, password " in added.stdout
+    listed = evcms(tmp_path, "station", "list")
+    assert "CP-1" in listed.stdout and "Accepted" in listed.stdout
+    key = evcms(tmp_path, "apikey", "create", "--role", "viewer")
+    assert key.returncode == 0 and key.stdout.startswith("evk_")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("station", "add", "bad id"), "may only contain"),
+        (("station", "add", "CP-2", "--password", "short"), "16-40 characters"),
+        (("station", "add", "CP-3", "--site", "nowhere"), "does not exist"),
+        (("apikey", "create", "--role", "king"), "unknown role"),
+    ],
+)
+def test_bad_input_is_one_clear_line(tmp_path, args, needle):
+    evcms(tmp_path, "db", "upgrade")
+    assert_one_line_error(evcms(tmp_path, *args), needle)
+
+
+def test_duplicate_station(tmp_path):
+    evcms(tmp_path, "db", "upgrade")
+    evcms(tmp_path, "station", "add", "CP-1")
+    assert_one_line_error(evcms(tmp_path, "station", "add", "CP-1"), "CP-1")
+
+
+def test_invalid_setting(tmp_path):
+    result = evcms(tmp_path, "station", "list", EVCMS_HTTP_PORT="eighty")
+    assert_one_line_error(result, "EVCMS_HTTP_PORT")
+
+
+def test_empty_database_says_to_upgrade(tmp_path):
+    assert_one_line_error(evcms(tmp_path, "station", "list"), "run `evcms db upgrade`")
+
+
+def test_unreachable_database(tmp_path):
+    result = evcms(
+        tmp_path, "station", "list",
+        EVCMS_DATABASE_URL="postgresql+asyncpg://nobody@127.0.0.1:1/none",
+    )
+    assert_one_line_error(result, "127.0.0.1")
