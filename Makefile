@@ -25,6 +25,7 @@ lint: setup
 	$(BIN)/mypy
 
 test: setup lint
+	scripts/ensure-chromium
 	$(BIN)/python -m pytest
 
 bench: setup

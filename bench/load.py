@@ -615,8 +615,13 @@ def worker_main(cfg: WorkerConfig, pipe: Connection) -> None:
 # -------------------------------------------------------------------------------------------------
 # Server process management and measurement (parent process)
 # -------------------------------------------------------------------------------------------------
-def raise_nofile_limit() -> int:
+def raise_nofile_limit(wanted: int = 1 << 20) -> int:
+    """Raise the open-file limit as high as allowed (the hard limit too, if privileged)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with contextlib.suppress(ValueError, OSError):
+        if hard != resource.RLIM_INFINITY and hard < wanted:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, wanted))
+            return wanted
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]

@@ -23,8 +23,8 @@ from evcms.domain.access import Role
 from evcms.domain.ids import SiteId, StationId
 from evcms.domain.stations import Site
 from evcms.messaging.bus import InProcessBus
-from evcms.ocpp import schemas as ocpp_schemas
 from evcms.observability import EvcmsCollector, LoopLagMonitor, prometheus_exposition
+from evcms.ocpp import schemas as ocpp_schemas
 from evcms.passwords import generate_station_password, station_hasher
 from evcms.services.access import AccessControl
 from evcms.services.clock import SystemClock

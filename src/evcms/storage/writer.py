@@ -24,9 +24,9 @@ station connections) instead of letting memory grow.
 from __future__ import annotations
 
 import asyncio
-import time
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
