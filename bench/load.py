@@ -45,6 +45,7 @@ import orjson
 import psutil
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.version import version as websockets_version
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -79,12 +80,12 @@ def evcms_server_command(ocpp_port: int, http_port: int, workdir: Path) -> Serve
             str(http_port),
             "--host",
             "127.0.0.1",
-            "--bench",
         ],
         env={
             "EVCMS_DATABASE_URL": f"sqlite+aiosqlite:///{workdir}/bench.db",
             "EVCMS_AUTO_ONBOARD": "accept",
             "EVCMS_ALLOW_UNSECURED_STATIONS": "true",
+            "EVCMS_LOG_LEVEL": "WARNING",
             "PYTHONPATH": os.pathsep.join(
                 p for p in (str(REPO_ROOT / "src"), os.environ.get("PYTHONPATH", "")) if p
             ),
@@ -347,10 +348,10 @@ class WorkerResult:
     connected: int = 0
     failed: int = 0
     connect_errors: Counter[str] = field(default_factory=Counter)
-    boot_latency: array = field(default_factory=lambda: array("d"))
+    boot_latency: array[float] = field(default_factory=lambda: array("d"))
     boot_status: Counter[str] = field(default_factory=Counter)
     ramp_seconds: float = 0.0
-    latency: dict[str, array] = field(default_factory=dict)  # seconds, window only
+    latency: dict[str, array[float]] = field(default_factory=dict)  # seconds, window only
     errors: Counter[str] = field(default_factory=Counter)  # "Action:ErrorCode"
     timeouts: Counter[str] = field(default_factory=Counter)
     disconnects: int = 0
@@ -570,11 +571,12 @@ async def worker_async(cfg: WorkerConfig, pipe: Connection) -> None:
     result = WorkerResult()
     stations = await ramp(cfg, result)
     gc.collect()
-    gc.freeze()  # long-lived connection objects out of the collector's way (no client GC stalls)
+    gc.freeze()  # long-lived connection objects out of the collector's way
     pipe.send(("ready", {"connected": result.connected, "failed": result.failed}))
     command, t_go, t_measure, t_end = await asyncio.to_thread(pipe.recv)
     assert command == "go"
     await asyncio.sleep(max(t_go - time.monotonic(), 0.0))
+    gc.disable()  # no client-side GC pauses inside the window (the hot path makes no cycles)
     monitor = asyncio.create_task(loop_lag_monitor(result, t_measure, t_end))
     if cfg.scenario == "idle":
         listeners = [
@@ -590,6 +592,7 @@ async def worker_async(cfg: WorkerConfig, pipe: Connection) -> None:
     else:
         await asyncio.gather(*(closed_loop(s, cfg.cycle, cfg, t_measure, t_end) for s in stations))
     await monitor
+    gc.enable()
     pipe.send(("done", result))
     await asyncio.to_thread(pipe.recv)  # "close"
     for first in range(0, len(stations), 1000):
@@ -653,7 +656,7 @@ def tree_cpu_seconds(processes: Iterable[psutil.Process]) -> float:
 def machine_busy_seconds() -> float:
     """CPU seconds all CPUs spent on anything but idle, machine-wide."""
     times = psutil.cpu_times()
-    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
 
 
 def others_busy_seconds() -> float:
@@ -772,8 +775,8 @@ def build_cycle(mix: str) -> list[str]:
     current = dict.fromkeys(weights, 0)
     cycle: list[str] = []
     for _ in range(sum(weights.values())):  # smooth weighted round robin
-        for name, weight in weights.items():
-            current[name] += weight
+        for action, action_weight in weights.items():
+            current[action] += action_weight
         chosen = max(current, key=lambda n: current[n])
         current[chosen] -= sum(weights.values())
         cycle.append(chosen)
@@ -953,10 +956,10 @@ def run_target(
         summary["server_log_tail"] = server.log_tail()
         print(f"  run failed: {exc}\n{server.log_tail()}", flush=True)
     finally:
-        for proc in workers:
-            proc.join(timeout=10)
-            if proc.is_alive():
-                proc.terminate()
+        for worker in workers:
+            worker.join(timeout=10)
+            if worker.is_alive():
+                worker.terminate()
         server.stop()
         server.cleanup()
         if load_cpus:
@@ -1343,7 +1346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "machine": {
                 "cpus": os.cpu_count(),
                 "python": sys.version.split()[0],
-                "websockets": websockets.__version__,
+                "websockets": websockets_version,
                 "ocpp": ocpp_version(),
                 "nofile": nofile,
             },

@@ -215,8 +215,76 @@ def _uuid4() -> str:
     return str(uuid.uuid4())
 
 
+@dataclass(frozen=True, slots=True)
+class _Tables:
+    known: frozenset[str]
+    peer: str
+    inbound_calls: frozenset[str]
+    inbound_sends: frozenset[str]
+    outbound_calls: frozenset[str]
+    outbound_sends: frozenset[str]
+    codes: Mapping[FaultKind, str]
+    is_v21: bool
+    unanswerable: frozenset[int]
+
+
+_TABLES: dict[tuple[int, Role, bool], tuple[VersionSchemas, _Tables]] = {}
+
+
+def _tables(s: VersionSchemas, role: Role, strict_direction: bool) -> _Tables:
+    key = (id(s), role, strict_direction)
+    cached = _TABLES.get(key)
+    if cached is not None and cached[0] is s:
+        return cached[1]
+    known = s.actions | s.send_actions
+    if role is Role.CSMS:
+        peer_actions, own_actions, peer = s.station_actions, s.csms_actions, "station"
+    else:
+        peer_actions, own_actions, peer = s.csms_actions, s.station_actions, "CSMS"
+    if not strict_direction:
+        peer_actions = own_actions = known
+    is_v21 = s.version is OcppVersion.V21
+    tables = _Tables(
+        known=known,
+        peer=peer,
+        inbound_calls=peer_actions & s.actions,
+        inbound_sends=peer_actions & s.send_actions,
+        outbound_calls=own_actions & s.actions,
+        outbound_sends=own_actions & s.send_actions,
+        codes={k: error_code(s.version, k) for k in FaultKind},
+        is_v21=is_v21,
+        unanswerable=frozenset((3, 4, 5, 6) if is_v21 else (3, 4)),
+    )
+    _TABLES[key] = (s, tables)
+    return tables
+
+
 class RpcSession:
     """One OCPP-J connection's RPC state, in either role. Not thread-safe."""
+
+    __slots__ = (
+        "_closed",
+        "_codes",
+        "_handles",
+        "_id_factory",
+        "_in_flight",
+        "_inbound",
+        "_inbound_calls",
+        "_inbound_sends",
+        "_is_v21",
+        "_known",
+        "_out",
+        "_outbound_calls",
+        "_outbound_sends",
+        "_peer",
+        "_queue",
+        "_schemas",
+        "_unanswerable",
+        "call_timeout",
+        "role",
+        "validate",
+        "version",
+    )
 
     def __init__(
         self,
@@ -237,29 +305,24 @@ class RpcSession:
         self.validate = validate
         self._id_factory = id_factory
         self._schemas = schemas if schemas is not None else registry.for_version(version)
-        s = self._schemas
-        self._known: frozenset[str] = s.actions | s.send_actions
-        if role is Role.CSMS:
-            peer_actions, own_actions = s.station_actions, s.csms_actions
-            self._peer = "station"
-        else:
-            peer_actions, own_actions = s.csms_actions, s.station_actions
-            self._peer = "CSMS"
-        if not strict_direction:
-            peer_actions = own_actions = self._known
-        self._inbound_calls = peer_actions & s.actions
-        self._inbound_sends = peer_actions & s.send_actions
-        self._outbound_calls = own_actions & s.actions
-        self._outbound_sends = own_actions & s.send_actions
-        self._codes: Mapping[FaultKind, str] = {k: error_code(version, k) for k in FaultKind}
-        self._is_v21 = version is OcppVersion.V21
+        # The action sets and codes depend only on (schemas, role, strictness): shared by every
+        # session of that kind, so ten thousand connections do not each hold their own copies.
+        t = _tables(self._schemas, role, strict_direction)
+        self._known = t.known
+        self._peer = t.peer
+        self._inbound_calls = t.inbound_calls
+        self._inbound_sends = t.inbound_sends
+        self._outbound_calls = t.outbound_calls
+        self._outbound_sends = t.outbound_sends
+        self._codes = t.codes
+        self._is_v21 = t.is_v21
         # message types that are never answered with a CALLERROR, even when broken
-        self._unanswerable = frozenset((3, 4, 5, 6) if self._is_v21 else (3, 4))
+        self._unanswerable = t.unanswerable
 
         self._out: list[str] = []
         self._inbound: dict[str, str] = {}  # unanswered inbound CALL id -> action
         self._in_flight: _Outbound | None = None
-        self._queue: deque[_Outbound] = deque()
+        self._queue: deque[_Outbound] | None = None  # created when a second call waits
         self._handles = count(1)
         self._closed = False
 
@@ -278,7 +341,7 @@ class RpcSession:
     @property
     def queued(self) -> int:
         """How many of our CALLs wait behind the one in flight."""
-        return len(self._queue)
+        return len(self._queue) if self._queue is not None else 0
 
     @property
     def unanswered(self) -> int:
@@ -335,9 +398,9 @@ class RpcSession:
         if self._in_flight is not None:
             events.append(CallDisconnected(self._in_flight.handle, self._in_flight.action))
             self._in_flight = None
-        for queued in self._queue:
+        for queued in self._queue or ():
             events.append(CallDisconnected(queued.handle, queued.action))
-        self._queue.clear()
+        self._queue = None
         self._inbound.clear()
         self._out = []
         self._closed = True
@@ -444,6 +507,8 @@ class RpcSession:
             self._in_flight = outbound
             self._out.append(text)
         else:
+            if self._queue is None:
+                self._queue = deque()
             self._queue.append(outbound)
         return outbound.handle
 
