@@ -18,9 +18,16 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from evcms.domain.access import ApiKey
+from evcms.domain.charging_sessions import (
+    ChargingSession,
+    SessionEvent,
+    SessionState,
+    SessionStatus,
+)
 from evcms.domain.events import Event
 from evcms.domain.ids import SiteId, StationId
 from evcms.domain.stations import ConnectorState, Presence, Site, Station, StationInfo
+from evcms.domain.tokens import IdToken
 
 
 class AlreadyExists(Exception):
@@ -156,3 +163,86 @@ class StationCommands(Protocol):
     async def call(
         self, station_id: StationId, action: str, payload: dict[str, Any], timeout: float | None = None
     ) -> CommandReply: ...
+
+
+# -- identification tokens and charging sessions (issue 3) ---------------------------------
+
+
+class TokenRepository(Protocol):
+    async def add(self, token: IdToken) -> None: ...  # AlreadyExists; NotFound for an unknown driver
+
+    async def get(self, token_id: str) -> IdToken | None: ...
+
+    async def update(self, token: IdToken) -> None: ...  # NotFound
+
+    async def delete(self, token_id: str) -> bool: ...
+
+    async def list(
+        self, *, driver_id: str | None = None, limit: int = 100, after_id: str | None = None
+    ) -> builtins.list[IdToken]: ...  # ordered by id
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFilter:
+    station_id: StationId | None = None
+    driver_id: str | None = None
+    id_token: str | None = None
+    status: SessionStatus | None = None
+    started_from: datetime | None = None  # inclusive
+    started_until: datetime | None = None  # exclusive
+
+
+class ChargingSessionRepository(Protocol):
+    """Sessions and their events. ``record`` stores an event and the state it leads to at once."""
+
+    async def create(
+        self,
+        *,
+        station_id: StationId,
+        evse_id: int,
+        connector_id: int,
+        ocpp_version: str,
+        transaction_id: str | None,
+        start_key: str | None,
+        driver_id: str | None,
+        at: datetime,
+    ) -> tuple[ChargingSession, bool]:
+        """A new Active session with an empty state, or the existing one with the same
+        (station_id, transaction_id) or (station_id, start_key): (session, created).
+        With ``transaction_id`` None the session's own id, as text, becomes its transaction id
+        (OCPP 1.6, where evcms assigns transactionId)."""
+        ...
+
+    async def get(self, session_id: int) -> ChargingSession | None: ...
+
+    async def find(self, station_id: StationId, transaction_id: str) -> ChargingSession | None: ...
+
+    async def has_event(self, session_id: int, key: str) -> bool: ...
+
+    async def events(self, session_id: int) -> builtins.list[SessionEvent]: ...  # sorted (seq_no, at)
+
+    async def record(
+        self, session_id: int, event: SessionEvent, state: SessionState, at: datetime
+    ) -> bool:
+        """Store ``event`` (once per key) and, if it was new, the session's new ``state``.
+        Returns False when an event with that key was already stored (nothing changes)."""
+        ...
+
+    async def save_state(
+        self,
+        session_id: int,
+        state: SessionState,
+        at: datetime,
+        *,
+        driver_id: str | None = None,
+        closed_by: str | None = None,
+        close_note: str | None = None,
+    ) -> None: ...  # NotFound
+
+    async def active(
+        self, *, station_id: StationId | None = None, id_token: str | None = None
+    ) -> builtins.list[ChargingSession]: ...  # Active sessions, oldest first
+
+    async def list(
+        self, filter: SessionFilter, *, limit: int = 100, before_id: int | None = None
+    ) -> builtins.list[ChargingSession]: ...  # newest (highest id) first

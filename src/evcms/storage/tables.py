@@ -10,6 +10,7 @@ on PostgreSQL, naive-UTC text on SQLite (which sorts and compares correctly as t
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -22,9 +23,11 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -181,4 +184,160 @@ api_keys = Table(
     Column("secret_hash", String(255), nullable=False, unique=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("revoked", Boolean(), nullable=False, default=False),
+)
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """A Decimal stored exactly: NUMERIC(24, 6) on PostgreSQL, text on SQLite.
+
+    SQLite has no decimal type (NUMERIC there round-trips through float); text keeps every digit.
+    Never a float: energy and, later, money are exact.
+    """
+
+    impl = String(48)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Numeric(24, 6))
+        return dialect.type_descriptor(String(48))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            raise TypeError(f"expected a Decimal, got {type(value).__name__}")
+        return value if dialect.name == "postgresql" else str(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+DRIVER_ID_LENGTH = 36
+TOKEN_ID_LENGTH = 255
+
+drivers = Table(
+    "drivers",
+    metadata,
+    Column("id", String(DRIVER_ID_LENGTH), primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),  # stored lower-cased
+    Column("password_hash", String(255), nullable=False),
+    Column("name", String(200), nullable=False, default=""),
+    Column("language", String(8), nullable=False, default="en"),
+    Column("status", String(16), nullable=False),  # active | deactivated
+    Column("email_verified_at", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# Bearer sessions of drivers, e-mail verification and password reset: only a hash is stored.
+driver_auth_tokens = Table(
+    "driver_auth_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column(
+        "driver_id",
+        String(DRIVER_ID_LENGTH),
+        ForeignKey("drivers.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("purpose", String(16), nullable=False),  # session | verify_email | reset_password
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime(), nullable=True),
+)
+
+email_outbox = Table(
+    "email_outbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("to_address", String(320), nullable=False),
+    Column("subject", String(500), nullable=False),
+    Column("body", Text(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False, index=True),
+    Column("sent_at", UTCDateTime(), nullable=True),
+    Column("error", String(1000), nullable=True),
+    sqlite_autoincrement=True,
+)
+
+id_tokens = Table(
+    "id_tokens",
+    metadata,
+    Column("id", String(TOKEN_ID_LENGTH), primary_key=True),
+    Column("type", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column(
+        "driver_id",
+        String(DRIVER_ID_LENGTH),
+        ForeignKey("drivers.id", ondelete="SET NULL"),
+        nullable=True,
+        index=True,
+    ),
+    Column("group_id", String(TOKEN_ID_LENGTH), nullable=True, index=True),
+    Column("expires_at", UTCDateTime(), nullable=True),
+    Column("max_concurrent", Integer(), nullable=False, default=1),
+    Column("label", String(200), nullable=False, default=""),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# A session outlives its station's registration: no foreign key to stations.
+charging_sessions = Table(
+    "charging_sessions",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("station_id", String(STATION_ID_LENGTH), nullable=False),
+    Column("transaction_id", String(64), nullable=False),
+    Column("start_key", String(160), nullable=True),  # 1.6 StartTransaction idempotency
+    Column("evse_id", Integer(), nullable=False),
+    Column("connector_id", Integer(), nullable=False),
+    Column("ocpp_version", String(16), nullable=False),
+    Column("driver_id", String(DRIVER_ID_LENGTH), nullable=True, index=True),
+    Column("status", String(16), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=True, index=True),
+    Column("ended_at", UTCDateTime(), nullable=True),
+    Column("id_token", String(TOKEN_ID_LENGTH), nullable=True, index=True),
+    Column("stop_id_token", String(TOKEN_ID_LENGTH), nullable=True),
+    Column("stop_reason", String(64), nullable=True),
+    Column("meter_start_wh", ExactDecimal(), nullable=True),
+    Column("meter_stop_wh", ExactDecimal(), nullable=True),
+    Column("energy_wh", ExactDecimal(), nullable=False),
+    Column("last_register_wh", ExactDecimal(), nullable=True),
+    Column("last_seq_no", BigInteger(), nullable=False),
+    Column("last_at", UTCDateTime(), nullable=True),
+    Column("offline", Boolean(), nullable=False, default=False),
+    Column("charging_state", String(32), nullable=True),
+    Column("power_w", ExactDecimal(), nullable=True),
+    Column("soc_percent", ExactDecimal(), nullable=True),
+    Column("last_sample_at", UTCDateTime(), nullable=True),
+    Column("seen_start", Boolean(), nullable=False, default=False),
+    Column("closed_by", String(200), nullable=True),
+    Column("close_note", String(1000), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("station_id", "transaction_id"),
+    UniqueConstraint("station_id", "start_key"),
+    Index("ix_charging_sessions_station_id_status", "station_id", "status"),
+    sqlite_autoincrement=True,
+)
+
+# Every station message about a session, once per key (see domain.charging_sessions).
+session_events = Table(
+    "session_events",
+    metadata,
+    Column(
+        "session_id",
+        BigInteger().with_variant(Integer(), "sqlite"),
+        ForeignKey("charging_sessions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("key", String(80), primary_key=True),
+    Column("seq_no", BigInteger(), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("data", Text(), nullable=False),  # the event as JSON: samples, meter, token, reason
 )
