@@ -6,6 +6,8 @@ cheaper than the server it measures), and reports CALLs/s, latency, server CPU a
 
     python bench/load.py --target both --scenario meter --stations 200 --duration 20 --server-cpu 0
     python bench/load.py --target reference --scenario idle --stations 10000 --workers 2
+    python bench/load.py --target both --scenario sessions --stations 1000 --meter-interval 10 \
+        --duration 60 --server-cpu 0
     python bench/load.py --self-test
 
 See bench/README.md for what each scenario measures and how to read the figures.
@@ -27,6 +29,7 @@ import resource
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -50,6 +53,8 @@ from websockets.version import version as websockets_version
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 TARGETS = ("evcms", "reference")
+SCENARIOS = ("throughput", "meter", "idle", "sessions")
+BENCH_ID_TAG = "BENCH-CARD"  # the card every station charges with in the sessions scenario
 
 
 # ==================================================================================================
@@ -64,15 +69,44 @@ class ServerCommand:
     argv: list[str]
     env: dict[str, str]  # added to (and overriding) the harness's own environment
     url_template: str = STATION_URL_TEMPLATE
+    # run in order before the server starts, with the server's environment and working directory
+    setup: list[list[str]] = field(default_factory=list)
+    # after a sessions run, before the server is stopped: sessions stored, by status (or None)
+    session_counts: Callable[[], dict[str, int]] | None = None
 
 
-def evcms_server_command(ocpp_port: int, http_port: int, workdir: Path) -> ServerCommand:
-    """How the harness starts evcms: a fresh SQLite database per run, unknown stations accepted."""
+def evcms_session_counts(database: Path) -> dict[str, int]:
+    """Charging sessions in evcms's SQLite database by status, and their stored events."""
+    uri = f"file:{database}?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=30)) as db:
+        counts = {
+            str(status): int(n)
+            for status, n in db.execute(
+                "SELECT status, COUNT(*) FROM charging_sessions GROUP BY status"
+            )
+        }
+        counts["events"] = int(db.execute("SELECT COUNT(*) FROM session_events").fetchone()[0])
+    return counts
+
+
+def evcms_server_command(
+    ocpp_port: int, http_port: int, workdir: Path, scenario: str
+) -> ServerCommand:
+    """How the harness starts evcms: a fresh SQLite database per run, unknown stations accepted.
+
+    For the sessions scenario the schema is created first and the stations' card is issued
+    (no limit on concurrent sessions), so that every StartTransaction is authorised."""
+    cli = [sys.executable, "-m", "evcms.cli"]
+    database = workdir / "bench.db"
+    setup: list[list[str]] = []
+    if scenario == "sessions":
+        setup = [
+            [*cli, "db", "upgrade"],
+            [*cli, "token", "add", BENCH_ID_TAG, "--max-concurrent", "0"],
+        ]
     return ServerCommand(
         argv=[
-            sys.executable,
-            "-m",
-            "evcms.cli",
+            *cli,
             "serve",
             "--ocpp-port",
             str(ocpp_port),
@@ -82,7 +116,7 @@ def evcms_server_command(ocpp_port: int, http_port: int, workdir: Path) -> Serve
             "127.0.0.1",
         ],
         env={
-            "EVCMS_DATABASE_URL": f"sqlite+aiosqlite:///{workdir}/bench.db",
+            "EVCMS_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
             "EVCMS_AUTO_ONBOARD": "accept",
             "EVCMS_ALLOW_UNSECURED_STATIONS": "true",
             "EVCMS_LOG_LEVEL": "WARNING",
@@ -90,11 +124,15 @@ def evcms_server_command(ocpp_port: int, http_port: int, workdir: Path) -> Serve
                 p for p in (str(REPO_ROOT / "src"), os.environ.get("PYTHONPATH", "")) if p
             ),
         },
+        setup=setup,
+        session_counts=lambda: evcms_session_counts(database),
     )
 
 
-def reference_server_command(ocpp_port: int, http_port: int, workdir: Path) -> ServerCommand:
-    """The stock `ocpp` library pattern (bench/reference_csms.py)."""
+def reference_server_command(
+    ocpp_port: int, http_port: int, workdir: Path, scenario: str
+) -> ServerCommand:
+    """The stock `ocpp` library pattern (bench/reference_csms.py); it stores nothing."""
     return ServerCommand(
         argv=[
             sys.executable,
@@ -108,7 +146,7 @@ def reference_server_command(ocpp_port: int, http_port: int, workdir: Path) -> S
     )
 
 
-SERVER_COMMANDS: dict[str, Callable[[int, int, Path], ServerCommand]] = {
+SERVER_COMMANDS: dict[str, Callable[[int, int, Path, str], ServerCommand]] = {
     "evcms": evcms_server_command,
     "reference": reference_server_command,
 }
@@ -147,10 +185,26 @@ class StationSpec:
         return SUBPROTOCOL_VERSION[self.subprotocol]
 
 
+# (measurand, phase, unit, location, value)
+Sample = tuple[str, str | None, str, str, float]
+SESSION_SAMPLED_VALUES = 8
+
+
 class StationState:
     """The little state a station needs to produce plausible, schema-valid payloads."""
 
-    __slots__ = ("connector_cursor", "energy_wh", "last_meter", "soc", "spec", "status_flip")
+    __slots__ = (
+        "connector_cursor",
+        "energy_wh",
+        "last_meter",
+        "last_register",
+        "last_stamp_ms",
+        "seq_no",
+        "soc",
+        "spec",
+        "status_flip",
+        "transaction_id",
+    )
 
     def __init__(self, spec: StationSpec) -> None:
         self.spec = spec
@@ -159,6 +213,11 @@ class StationState:
         self.last_meter = time.monotonic()
         self.connector_cursor = spec.index
         self.status_flip = False
+        # sessions scenario
+        self.transaction_id: int | str | None = None  # 1.6: from the CSMS; 2.x: the station's
+        self.seq_no = 0  # 2.x TransactionEvent seqNo
+        self.last_register = 0  # Energy.Active.Import.Register sent last (strictly increasing)
+        self.last_stamp_ms = 0  # session timestamps: millisecond resolution, strictly increasing
 
     def next_connector(self) -> int:
         self.connector_cursor += 1
@@ -207,7 +266,13 @@ class StationState:
     def heartbeat() -> dict[str, Any]:
         return {}
 
-    def meter_values(self) -> dict[str, Any]:
+    def register_wh(self) -> int:
+        """The energy register now: advances with the power drawn, strictly increasing."""
+        register = max(round(self.energy_wh), self.last_register + 1)
+        self.last_register = register
+        return register
+
+    def samples(self, n_values: int) -> list[Sample]:
         now = time.monotonic()
         amps = [16.0 + random.random() for _ in range(3)]
         volts = 228.0 + 4.0 * random.random()
@@ -215,9 +280,8 @@ class StationState:
         self.energy_wh += power_w * max(now - self.last_meter, 0.001) / 3600.0
         self.last_meter = now
         self.soc = self.soc + 0.01 if self.soc < 99.0 else 20.0
-        # (measurand, phase, unit, location, value)
-        samples: list[tuple[str, str | None, str, str, float]] = [
-            ("Energy.Active.Import.Register", None, "Wh", "Outlet", round(self.energy_wh)),
+        samples: list[Sample] = [
+            ("Energy.Active.Import.Register", None, "Wh", "Outlet", self.register_wh()),
             ("Power.Active.Import", None, "W", "Outlet", round(power_w, 1)),
             ("Current.Import", "L1", "A", "Outlet", round(amps[0], 2)),
             ("Current.Import", "L2", "A", "Outlet", round(amps[1], 2)),
@@ -225,41 +289,162 @@ class StationState:
             ("Voltage", "L1-N", "V", "Outlet", round(volts, 1)),
             ("SoC", None, "Percent", "EV", round(self.soc, 1)),
             ("Current.Offered", None, "A", "Outlet", 32.0),
-        ][: self.spec.sampled_values]
-        connector = self.next_connector()
+        ]
+        return samples[:n_values]
+
+    def sampled_values(self, samples: list[Sample], context: str) -> list[dict[str, Any]]:
+        """Samples in this station's version's shape (1.6: strings and `unit`; 2.x: numbers)."""
         sampled: list[dict[str, Any]] = []
-        if self.spec.version == V16:
-            for measurand, phase, unit, location, value in samples:
+        v16 = self.spec.version == V16
+        for measurand, phase, unit, location, value in samples:
+            if v16:
                 sv: dict[str, Any] = {
                     "value": str(value),
-                    "context": "Sample.Clock",
+                    "context": context,
                     "format": "Raw",
                     "measurand": measurand,
                     "location": location,
                     "unit": unit,
                 }
-                if phase:
-                    sv["phase"] = phase
-                sampled.append(sv)
-            return {
-                "connectorId": connector,
-                "meterValue": [{"timestamp": utc_timestamp(), "sampledValue": sampled}],
-            }
-        for measurand, phase, unit, location, value in samples:
-            sv = {
-                "value": value,
-                "context": "Sample.Clock",
-                "measurand": measurand,
-                "location": location,
-                "unitOfMeasure": {"unit": unit, "multiplier": 0},
-            }
+            else:
+                sv = {
+                    "value": value,
+                    "context": context,
+                    "measurand": measurand,
+                    "location": location,
+                    "unitOfMeasure": {"unit": unit, "multiplier": 0},
+                }
             if phase:
                 sv["phase"] = phase
             sampled.append(sv)
-        return {
-            "evseId": connector,
-            "meterValue": [{"timestamp": utc_timestamp(), "sampledValue": sampled}],
-        }
+        return sampled
+
+    def meter_values(self) -> dict[str, Any]:
+        sampled = self.sampled_values(self.samples(self.spec.sampled_values), "Sample.Clock")
+        connector = self.next_connector()
+        meter_value = [{"timestamp": utc_timestamp(), "sampledValue": sampled}]
+        if self.spec.version == V16:
+            return {"connectorId": connector, "meterValue": meter_value}
+        return {"evseId": connector, "meterValue": meter_value}
+
+    # --- sessions scenario: one transaction on connector (EVSE) 1 ---------------------------
+    def session_timestamp(self) -> str:
+        """Millisecond UTC timestamp, strictly increasing per station (1.6 MeterValues of one
+        transaction are told apart by their timestamp)."""
+        ms = max(int(time.time() * 1000), self.last_stamp_ms + 1)
+        self.last_stamp_ms = ms
+        second = datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return f"{second}.{ms % 1000:03d}Z"
+
+    def register_sample(self, context: str) -> dict[str, Any]:
+        """A meterValue with only the energy register (2.x Transaction.Begin / .End)."""
+        self.samples(1)  # advance the register with the time elapsed
+        sampled = self.sampled_values(
+            [("Energy.Active.Import.Register", None, "Wh", "Outlet", self.last_register)], context
+        )
+        return {"timestamp": self.session_timestamp(), "sampledValue": sampled}
+
+    def start_session(self) -> tuple[str, str, dict[str, Any]]:
+        """(action, label for the figures, payload) of the CALL that starts the session."""
+        if self.spec.version == V16:
+            self.samples(1)
+            return (
+                "StartTransaction",
+                "StartTransaction",
+                {
+                    "connectorId": 1,
+                    "idTag": BENCH_ID_TAG,
+                    "meterStart": self.last_register,
+                    "timestamp": self.session_timestamp(),
+                },
+            )
+        self.seq_no = 0
+        self.transaction_id = f"{self.spec.station_id}-TX1"  # unique per station, <= 36 chars
+        return (
+            "TransactionEvent",
+            "TransactionEvent(Started)",
+            {
+                "eventType": "Started",
+                "timestamp": self.session_timestamp(),
+                "triggerReason": "Authorized",
+                "seqNo": self.seq_no,
+                "transactionInfo": {
+                    "transactionId": self.transaction_id,
+                    "chargingState": "Charging",
+                },
+                "idToken": {"idToken": BENCH_ID_TAG, "type": "ISO14443"},
+                "evse": {"id": 1, "connectorId": 1},
+                "meterValue": [self.register_sample("Transaction.Begin")],
+            },
+        )
+
+    def session_started(self, reply: dict[str, Any]) -> str:
+        """Take the start's answer; returns the authorisation status the CSMS gave."""
+        if self.spec.version == V16:
+            self.transaction_id = int(reply["transactionId"])
+            return str(reply["idTagInfo"]["status"])
+        return str((reply.get("idTokenInfo") or {}).get("status", "Accepted"))
+
+    def session_meter(self) -> tuple[str, str, dict[str, Any]]:
+        """The periodic reading of the session: 8 sampled values, the register increasing."""
+        sampled = self.sampled_values(self.samples(SESSION_SAMPLED_VALUES), "Sample.Periodic")
+        meter_value = [{"timestamp": self.session_timestamp(), "sampledValue": sampled}]
+        if self.spec.version == V16:
+            return (
+                "MeterValues",
+                "MeterValues",
+                {"connectorId": 1, "transactionId": self.transaction_id, "meterValue": meter_value},
+            )
+        self.seq_no += 1
+        return (
+            "TransactionEvent",
+            "TransactionEvent(Updated)",
+            {
+                "eventType": "Updated",
+                "timestamp": meter_value[0]["timestamp"],
+                "triggerReason": "MeterValuePeriodic",
+                "seqNo": self.seq_no,
+                "transactionInfo": {
+                    "transactionId": self.transaction_id,
+                    "chargingState": "Charging",
+                },
+                "meterValue": meter_value,
+            },
+        )
+
+    def stop_session(self) -> tuple[str, str, dict[str, Any]]:
+        if self.spec.version == V16:
+            self.samples(1)
+            return (
+                "StopTransaction",
+                "StopTransaction",
+                {
+                    "transactionId": self.transaction_id,
+                    "idTag": BENCH_ID_TAG,
+                    "meterStop": self.last_register,
+                    "timestamp": self.session_timestamp(),
+                    "reason": "Local",
+                },
+            )
+        self.seq_no += 1
+        return (
+            "TransactionEvent",
+            "TransactionEvent(Ended)",
+            {
+                "eventType": "Ended",
+                "timestamp": self.session_timestamp(),
+                "triggerReason": "StopAuthorized",
+                "seqNo": self.seq_no,
+                "transactionInfo": {
+                    "transactionId": self.transaction_id,
+                    "chargingState": "EVConnected",
+                    "stoppedReason": "Local",
+                },
+                "idToken": {"idToken": BENCH_ID_TAG, "type": "ISO14443"},
+                "evse": {"id": 1, "connectorId": 1},
+                "meterValue": [self.register_sample("Transaction.End")],
+            },
+        )
 
     def payload(self, action: str) -> dict[str, Any]:
         if action == "MeterValues":
@@ -291,6 +476,8 @@ def self_test(verbose: bool = True) -> None:
             payloads += [("StatusNotification", state.status(1, initial=True))]
             payloads += [("StatusNotification", state.status()) for _ in range(3)]
             payloads += [("MeterValues", state.meter_values()) for _ in range(3)]
+            if n_values == SESSION_SAMPLED_VALUES:  # the sessions scenario's CALLs
+                payloads += session_self_test(state)
             for action, payload in payloads:
                 schema = json.loads(
                     (schema_root / folder / "schemas" / f"{action}{suffix}.json").read_text(
@@ -307,14 +494,50 @@ def self_test(verbose: bool = True) -> None:
                 ]:
                     if stamp is not None:
                         assert datetime.fromisoformat(stamp).tzinfo is not None, stamp
-                for meter_value in payload.get("meterValue", []):
-                    assert len(meter_value["sampledValue"]) == n_values
+                if action == "MeterValues" and "transactionId" not in payload:
+                    for meter_value in payload["meterValue"]:
+                        assert len(meter_value["sampledValue"]) == n_values
                 checked += 1
     if verbose:
         print(
             f"self-test: {checked} payloads valid against the ocpp {ocpp_version()} schemas "
             f"(1.6, 2.0.1, 2.1)"
         )
+
+
+def session_self_test(state: StationState) -> list[tuple[str, dict[str, Any]]]:
+    """One session's CALLs, with checks the schemas cannot make: one transactionId throughout,
+    8 sampled values per reading, seqNo and the energy register strictly increasing."""
+    v16 = state.spec.version == V16
+    calls = [state.start_session()]
+    state.session_started({"transactionId": 42, "idTagInfo": {"status": "Accepted"}} if v16 else {})
+    calls += [state.session_meter() for _ in range(3)]
+    calls += [state.stop_session()]
+    registers: list[float] = []
+    transaction_ids = set()
+    for _action, label, payload in calls:
+        if "meterStart" in payload:
+            registers.append(payload["meterStart"])
+        for meter_value in payload.get("meterValue", []):
+            if label in ("MeterValues", "TransactionEvent(Updated)"):
+                assert len(meter_value["sampledValue"]) == SESSION_SAMPLED_VALUES, label
+            registers += [
+                float(sv["value"])
+                for sv in meter_value["sampledValue"]
+                if sv["measurand"] == "Energy.Active.Import.Register"
+            ]
+        if "meterStop" in payload:
+            registers.append(payload["meterStop"])
+        if not v16:
+            transaction_ids.add(payload["transactionInfo"]["transactionId"])
+        elif label != "StartTransaction":
+            transaction_ids.add(payload["transactionId"])
+    assert len(registers) == len(calls) and registers == sorted(set(registers)), registers
+    assert transaction_ids in ({42}, {f"{state.spec.station_id}-TX1"}), transaction_ids
+    if not v16:
+        assert [p["seqNo"] for _, _, p in calls] == list(range(len(calls)))
+        assert [p["eventType"] for _, _, p in calls] == ["Started"] + ["Updated"] * 3 + ["Ended"]
+    return [(action, payload) for action, _label, payload in calls]
 
 
 def ocpp_version() -> str:
@@ -341,6 +564,8 @@ class WorkerConfig:
     heartbeat_period: float
     password: str | None
     cpus: list[int] | None
+    meter_interval: float = 10.0  # sessions scenario
+    total_stations: int = 1  # all workers' stations: spreads the sessions' schedules
 
 
 @dataclass
@@ -357,6 +582,13 @@ class WorkerResult:
     disconnects: int = 0
     server_calls: Counter[str] = field(default_factory=Counter)
     loop_lag_max: float = 0.0
+    # sessions scenario
+    sessions_started: int = 0
+    sessions_ended: int = 0
+    authorization: Counter[str] = field(default_factory=Counter)  # status of the start's answer
+    skipped: int = 0  # readings skipped by stations more than one interval behind schedule
+    send_lag: array[float] = field(default_factory=lambda: array("d"))  # sent - scheduled, s
+    last_answer: float = 0.0  # monotonic time of the last answer
 
     def record(self, action: str, seconds: float) -> None:
         samples = self.latency.get(action)
@@ -524,6 +756,66 @@ async def closed_loop(
             result.record(action, elapsed)
 
 
+async def session_schedule(
+    station: StationClient, cfg: WorkerConfig, t_measure: float, t_end: float
+) -> None:
+    """Sessions scenario, open loop: start a session, one reading every interval, stop.
+
+    Station k's slots are t_measure + phase_k + j * interval, phase_k = interval * k / N (the
+    stations spread evenly over the interval): slot 0 starts the session, the last slot
+    before t_end stops it, the slots between send the readings. A station more than one
+    interval behind its schedule skips the reading it is late for (counted); start and stop are
+    never skipped. Every CALL's latency is recorded (the whole schedule is the window)."""
+    result = station.result
+    state = station.state
+    interval = cfg.meter_interval
+    first = t_measure + interval * station.spec.index / cfg.total_stations
+    last_slot = max(math.ceil((t_end - first) / interval) - 1, 1)
+    monotonic = time.monotonic
+    for slot in range(last_slot + 1):
+        scheduled = first + slot * interval
+        now = monotonic()
+        if now < scheduled:
+            await asyncio.sleep(scheduled - now)
+        elif 0 < slot < last_slot and now > scheduled + interval:
+            result.skipped += 1
+            continue
+        if slot == 0:
+            action, label, payload = state.start_session()
+        elif slot == last_slot:
+            action, label, payload = state.stop_session()
+        else:
+            action, label, payload = state.session_meter()
+        result.send_lag.append(monotonic() - scheduled)
+        try:
+            async with asyncio.timeout(cfg.call_timeout):
+                elapsed, reply = await station.call(action, payload)
+        except CallError as exc:
+            result.errors[f"{label}:{exc.code}"] += 1
+            if slot == 0:
+                return  # no session to meter or stop
+            continue
+        except TimeoutError:
+            result.timeouts[label] += 1
+            if slot == 0:
+                return
+            continue
+        except websockets.ConnectionClosed:
+            result.disconnects += 1
+            return
+        result.last_answer = monotonic()
+        result.record(label, elapsed)
+        if slot == 0:
+            try:
+                result.authorization[state.session_started(reply)] += 1
+            except (KeyError, TypeError, ValueError):
+                result.errors[f"{label}:unusable answer {str(reply)[:60]}"] += 1
+                return
+            result.sessions_started += 1
+        elif slot == last_slot:
+            result.sessions_ended += 1
+
+
 async def heartbeat_sampler(station: StationClient, cfg: WorkerConfig, t_end: float) -> None:
     """Idle scenario: one Heartbeat per period; its latency reveals server event-loop stalls."""
     result = station.result
@@ -589,6 +881,8 @@ async def worker_async(cfg: WorkerConfig, pipe: Connection) -> None:
         for task in listeners:
             task.cancel()
         await asyncio.gather(*listeners, return_exceptions=True)
+    elif cfg.scenario == "sessions":
+        await asyncio.gather(*(session_schedule(s, cfg, t_measure, t_end) for s in stations))
     else:
         await asyncio.gather(*(closed_loop(s, cfg.cycle, cfg, t_measure, t_end) for s in stations))
     await monitor
@@ -673,12 +967,14 @@ def tree_rss(pid: int) -> int:
 
 
 class ServerUnderTest:
-    def __init__(self, target: str, server_cpu: int | None, start_timeout: float) -> None:
+    def __init__(
+        self, target: str, server_cpu: int | None, start_timeout: float, scenario: str
+    ) -> None:
         self.target = target
         self.workdir = Path(tempfile.mkdtemp(prefix=f"evcms-bench-{target}-"))
         self.port = free_port()
         self.http_port = free_port()
-        self.command = SERVER_COMMANDS[target](self.port, self.http_port, self.workdir)
+        self.command = SERVER_COMMANDS[target](self.port, self.http_port, self.workdir, scenario)
         self.log_path = self.workdir / "server.log"
         self.server_cpu = server_cpu
         self.start_timeout = start_timeout
@@ -693,6 +989,17 @@ class ServerUnderTest:
                 os.sched_setaffinity(0, {cpu})
 
         with open(self.log_path, "wb") as log:
+            for step in self.command.setup:
+                log.write(f"$ {' '.join(step)}\n".encode())
+                log.flush()
+                done = subprocess.run(
+                    step, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, check=False
+                )
+                if done.returncode != 0:
+                    raise RuntimeError(
+                        f"{self.target} set-up step {' '.join(step[1:])!r} exited with "
+                        f"{done.returncode}"
+                    )
             self.proc = subprocess.Popen(
                 self.command.argv,
                 cwd=REPO_ROOT,
@@ -843,7 +1150,7 @@ def run_target(
     target: str, args: argparse.Namespace, stations: list[StationSpec]
 ) -> dict[str, Any]:
     server_cpu, load_cpus = cpu_plan(args)
-    server = ServerUnderTest(target, server_cpu, args.start_timeout)
+    server = ServerUnderTest(target, server_cpu, args.start_timeout, args.scenario)
     print(
         f"\n=== {target}: scenario {args.scenario}, {len(stations)} stations, "
         f"{args.workers} load worker(s)",
@@ -889,6 +1196,8 @@ def run_target(
                 heartbeat_period=args.heartbeat_period,
                 password=args.password,
                 cpus=load_cpus,
+                meter_interval=args.meter_interval,
+                total_stations=len(stations),
             )
             parent_end, child_end = context.Pipe()
             proc = context.Process(target=worker_main, args=(cfg, child_end), daemon=True)
@@ -908,7 +1217,7 @@ def run_target(
             time.sleep(args.settle)
         rss_after_ramp = tree_rss(server.pid)
         worker_procs = [psutil.Process(w.pid) for w in workers if w.pid is not None]
-        warmup = 0.0 if args.scenario == "idle" else args.warmup
+        warmup = 0.0 if args.scenario in ("idle", "sessions") else args.warmup
         t_go = time.monotonic() + 0.3
         t_measure = t_go + warmup
         t_end = t_measure + args.duration
@@ -922,12 +1231,27 @@ def run_target(
         while (remaining := t_end - time.monotonic()) > 0:
             time.sleep(min(remaining, 0.5))
             rss_peak = max(rss_peak, tree_rss(server.pid))
+        results: list[WorkerResult] = []
+        if args.scenario == "sessions":  # the window lasts until the last answer
+            results = receive(pipes, "done", args.call_timeout + 60)
         cpu_end = tree_cpu_seconds(process_tree(server.pid))
         load_cpu_end = tree_cpu_seconds(worker_procs)
         busy_end = others_busy_seconds()
         rss_end = tree_rss(server.pid)
         server_alive = server.alive()
-        results: list[WorkerResult] = receive(pipes, "done", args.call_timeout + 60)
+        t_done = time.monotonic()
+        if not results:
+            results = receive(pipes, "done", args.call_timeout + 60)
+        window = t_end - t_measure
+        stored: dict[str, int] | None = None
+        if args.scenario == "sessions":
+            last_answer = max((r.last_answer for r in results), default=0.0)
+            window = max(t_end, min(last_answer, t_done)) - t_measure
+            if server.command.session_counts is not None:
+                try:
+                    stored = server.command.session_counts()
+                except Exception as exc:  # figures first: never fail the run on the check
+                    summary["stored_sessions_error"] = f"{type(exc).__name__}: {exc}"
         for pipe in pipes:
             pipe.send(("close", None))
         receive(pipes, "closed", 120)
@@ -937,7 +1261,7 @@ def run_target(
                 results,
                 len(stations),
                 cycle,
-                window=t_end - t_measure,
+                window=window,
                 ramp_seconds=ramp_seconds,
                 server_cpu_ramp=cpu_after_ramp - cpu_start,
                 server_cpu_window=cpu_end - cpu_measure,
@@ -951,6 +1275,8 @@ def run_target(
             )
         )
         summary["server_alive_at_end"] = server_alive
+        if stored is not None:
+            summary["sessions"]["stored"] = stored
     except Exception as exc:
         summary["error"] = str(exc)
         summary["server_log_tail"] = server.log_tail()
@@ -1036,8 +1362,21 @@ def summarise(
         "load_cpu_pct_of_load_cores": 100.0 * load_cpu_window / window / load_cores,
         "other_processes_cpu_pct": 100.0 * other_cpu_window / window,
         "load_loop_lag_max_ms": max((r.loop_lag_max for r in results), default=0.0) * 1e3,
-        "cycle": cycle if args.scenario != "idle" else ["Heartbeat"],
+        "cycle": cycle if args.scenario not in ("idle", "sessions") else [],
     }
+    if args.scenario == "sessions":
+        lag = latency_summary(x for r in results for x in r.send_lag)
+        summary["cycle"] = ["start", "MeterValues / TransactionEvent(Updated)", "stop"]
+        summary["sessions"] = {
+            "meter_interval_s": args.meter_interval,
+            "offered_calls_per_s": connected / args.meter_interval,
+            "started": sum(r.sessions_started for r in results),
+            "ended": sum(r.sessions_ended for r in results),
+            "authorization": add(r.authorization for r in results),
+            "skipped_readings": sum(r.skipped for r in results),
+            "send_lag": lag,
+            "sends_over_1s_late": sum(1 for r in results for x in r.send_lag if x > 1.0),
+        }
     if args.scenario == "idle":
         heartbeat = merged.get("Heartbeat", [])
         summary["idle"] = {
@@ -1141,6 +1480,8 @@ def print_summary(s: dict[str, Any]) -> None:
             f"(server stalls); {idle['heartbeats_over_100ms']} over 100 ms, "
             f"{idle['heartbeats_over_1s']} over 1 s"
         )
+    if "sessions" in s:
+        print_sessions(s)
     load = s["load_cpu_pct_of_load_cores"]
     print(
         f"load side: {load:.0f}% of its cores, max loop lag "
@@ -1167,6 +1508,45 @@ def print_summary(s: dict[str, Any]) -> None:
         print(f"notes: {json.dumps(problems)[:800]}")
 
 
+def print_sessions(s: dict[str, Any]) -> None:
+    sessions = s["sessions"]
+    lag = sessions["send_lag"]
+    print(
+        f"sessions: {sessions['started']} started, {sessions['ended']} ended of "
+        f"{s['connected']} stations; one CALL per station every {sessions['meter_interval_s']:g}s "
+        f"(offered {fmt(sessions['offered_calls_per_s'])} CALLs/s); authorisation "
+        f"{json.dumps(sessions['authorization'])}"
+    )
+    print(
+        f"schedule: sent after their slot by p50 {fmt(lag['p50_ms'], 2)} ms, p99 "
+        f"{fmt(lag['p99_ms'], 2)} ms, max {fmt(lag['max_ms'], 1)} ms; "
+        f"{sessions['sends_over_1s_late']} over 1 s late, {sessions['skipped_readings']} readings "
+        "skipped (station over an interval behind)"
+        + (
+            "  <-- the server did not keep up with the schedule"
+            if sessions["skipped_readings"]
+            else ""
+        )
+    )
+    if "stored" in sessions:
+        stored = sessions["stored"]
+        in_db = sum(n for status, n in stored.items() if status != "events")
+        ended = stored.get("Ended", 0)
+        answered = sum(a["count"] for a in s["per_action"].values())
+        print(
+            f"stored (read from the database after the run): {in_db} sessions, {ended} ended, "
+            f"{in_db - ended} not ended; {stored.get('events', 0)} session events for "
+            f"{answered} session CALLs answered"
+        )
+        if in_db != s["stations"] or ended != in_db:
+            print(
+                f"WARNING: expected {s['stations']} sessions stored, all ended; found {in_db} "
+                f"sessions, {ended} ended ({json.dumps(stored)})"
+            )
+    elif "stored_sessions_error" in s:
+        print(f"WARNING: could not count the stored sessions: {s['stored_sessions_error']}")
+
+
 Metric = tuple[str, Callable[[dict[str, Any]], float]]
 COMPARED_LOAD: list[Metric] = [
     ("CALLs/s", lambda s: s["calls_per_s"]),
@@ -1177,6 +1557,12 @@ COMPARED_LOAD: list[Metric] = [
     ("server CPU % of a core", lambda s: s["server_cpu_pct"]),
     ("server RSS peak MiB", lambda s: s["server_rss_peak_mib"]),
     ("connect+boot p99 ms", lambda s: s["boot"]["p99_ms"]),
+]
+COMPARED_SESSIONS: list[Metric] = [
+    *COMPARED_LOAD[:6],
+    ("send lag behind schedule max ms", lambda s: s["sessions"]["send_lag"]["max_ms"]),
+    ("readings skipped (behind schedule)", lambda s: s["sessions"]["skipped_readings"]),
+    *COMPARED_LOAD[6:],
 ]
 COMPARED_IDLE: list[Metric] = [
     ("RSS per connection KiB", lambda s: s["idle"]["rss_per_connection_kib"]),
@@ -1193,7 +1579,7 @@ COMPARED_IDLE: list[Metric] = [
 
 def comparison(summaries: dict[str, dict[str, Any]], scenario: str) -> list[dict[str, Any]]:
     evcms, reference = summaries.get("evcms", {}), summaries.get("reference", {})
-    metrics = COMPARED_IDLE if scenario == "idle" else COMPARED_LOAD
+    metrics = {"idle": COMPARED_IDLE, "sessions": COMPARED_SESSIONS}.get(scenario, COMPARED_LOAD)
     rows = []
     for name, getter in metrics:
         values = []
@@ -1242,7 +1628,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--target", choices=[*TARGETS, "both"], default="both")
-    p.add_argument("--scenario", choices=["throughput", "meter", "idle"], default="throughput")
+    p.add_argument("--scenario", choices=SCENARIOS, default="throughput")
     p.add_argument("--stations", type=int, default=200)
     p.add_argument("--duration", type=float, default=20.0, help="measurement window, seconds")
     p.add_argument(
@@ -1292,6 +1678,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--heartbeat-period", type=float, default=1.0)
     p.add_argument(
+        "--meter-interval",
+        type=float,
+        default=10.0,
+        help="sessions scenario: seconds between a station's readings (open loop)",
+    )
+    p.add_argument(
         "--settle",
         type=float,
         default=3.0,
@@ -1310,6 +1702,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="only validate the generated payloads against the OCPP schemas",
     )
     args = p.parse_args(argv)
+    if args.scenario == "sessions" and not 0 < 2 * args.meter_interval <= args.duration:
+        p.error("--scenario sessions needs --duration of at least twice --meter-interval")
     if args.workers <= 0:
         _, load_cpus = cpu_plan(args)
         args.workers = len(load_cpus) if load_cpus else max((os.cpu_count() or 2) // 2, 1)

@@ -6,6 +6,9 @@ deliberately *not* optimised: `ocpp.v16.ChargePoint` / `ocpp.v201.ChargePoint` s
 `websockets.serve` with subprotocol selection, stdlib json, and the library's jsonschema
 validation left on (its default, which runs in the default thread-pool executor).
 
+It stores nothing: transactions get an id from a counter and every card is accepted, so it is
+an upper bound for the pattern (evcms commits each session change before it answers).
+
     python bench/reference_csms.py --port 9000 [--host 127.0.0.1]
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import logging
 import resource
 from datetime import UTC, datetime
@@ -22,18 +26,22 @@ import websockets
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call_result as call_result16
+from ocpp.v16.datatypes import IdTagInfo
 from ocpp.v16.enums import Action as Action16
-from ocpp.v16.enums import RegistrationStatus
+from ocpp.v16.enums import AuthorizationStatus, RegistrationStatus
 from ocpp.v21 import ChargePoint as ChargePoint21
 from ocpp.v21 import call_result as call_result21
+from ocpp.v21.datatypes import IdTokenInfoType as IdTokenInfoType21
 from ocpp.v21.enums import Action as Action21
 from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call_result as call_result201
+from ocpp.v201.datatypes import IdTokenInfoType
 from ocpp.v201.enums import Action as Action201
-from ocpp.v201.enums import RegistrationStatusEnumType
+from ocpp.v201.enums import AuthorizationStatusEnumType, RegistrationStatusEnumType
 
 LOGGER = logging.getLogger("reference_csms")
 HEARTBEAT_INTERVAL = 300
+TRANSACTION_IDS = itertools.count(1)  # OCPP 1.6: the central system numbers transactions
 
 
 def now_iso() -> str:
@@ -64,6 +72,25 @@ class CentralSystem16(ChargePoint16):
         self, connector_id: int, meter_value: list[dict[str, Any]], **kwargs: Any
     ) -> call_result16.MeterValues:
         return call_result16.MeterValues()
+
+    @on(Action16.start_transaction)
+    async def on_start_transaction(
+        self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **kwargs: Any
+    ) -> call_result16.StartTransaction:
+        return call_result16.StartTransaction(
+            transaction_id=next(TRANSACTION_IDS),
+            id_tag_info=IdTagInfo(status=AuthorizationStatus.accepted),
+        )
+
+    @on(Action16.stop_transaction)
+    async def on_stop_transaction(
+        self, meter_stop: int, timestamp: str, transaction_id: int, **kwargs: Any
+    ) -> call_result16.StopTransaction:
+        if kwargs.get("id_tag") is None:
+            return call_result16.StopTransaction()
+        return call_result16.StopTransaction(
+            id_tag_info=IdTagInfo(status=AuthorizationStatus.accepted)
+        )
 
 
 class CentralSystem201(ChargePoint201):
@@ -98,6 +125,22 @@ class CentralSystem201(ChargePoint201):
     ) -> call_result201.MeterValues:
         return call_result201.MeterValues()
 
+    @on(Action201.transaction_event)
+    async def on_transaction_event(
+        self,
+        event_type: str,
+        timestamp: str,
+        trigger_reason: str,
+        seq_no: int,
+        transaction_info: dict[str, Any],
+        **kwargs: Any,
+    ) -> call_result201.TransactionEvent:
+        if kwargs.get("id_token") is None:
+            return call_result201.TransactionEvent()
+        return call_result201.TransactionEvent(
+            id_token_info=IdTokenInfoType(status=AuthorizationStatusEnumType.accepted)
+        )
+
 
 class CentralSystem21(ChargePoint21):
     @on(Action21.boot_notification)
@@ -119,6 +162,12 @@ class CentralSystem21(ChargePoint21):
     @on(Action21.meter_values)
     async def on_meter_values(self, **kwargs: Any) -> call_result21.MeterValues:
         return call_result21.MeterValues()
+
+    @on(Action21.transaction_event)
+    async def on_transaction_event(self, **kwargs: Any) -> call_result21.TransactionEvent:
+        if kwargs.get("id_token") is None:
+            return call_result21.TransactionEvent()
+        return call_result21.TransactionEvent(id_token_info=IdTokenInfoType21(status="Accepted"))
 
 
 CENTRAL_SYSTEMS: dict[str, type[ChargePoint16 | ChargePoint201 | ChargePoint21]] = {

@@ -22,19 +22,28 @@ import uvicorn
 from evcms.domain.access import Role
 from evcms.domain.ids import SiteId, StationId
 from evcms.domain.stations import Site
+from evcms.mail import OutboxMailer, SmtpConfig, SmtpMailer
 from evcms.messaging.bus import InProcessBus
 from evcms.observability import EvcmsCollector, LoopLagMonitor, prometheus_exposition
 from evcms.ocpp import schemas as ocpp_schemas
-from evcms.passwords import generate_station_password, station_hasher
+from evcms.passwords import generate_station_password, operator_hasher, station_hasher
 from evcms.services.access import AccessControl
+from evcms.services.charging import Charging
 from evcms.services.clock import SystemClock
+from evcms.services.drivers import DriverAccounts, DriverPolicy
 from evcms.services.network import NetworkAdmin
+from evcms.services.ports import AlreadyExists, NotFound
 from evcms.services.remote_operations import RemoteOperations
 from evcms.services.station_lifecycle import LifecyclePolicy, StationLifecycle
+from evcms.services.tokens import TokenAdmin
 from evcms.settings import Settings
+from evcms.station_gateway.registry import StationRegistry
 from evcms.station_gateway.routes import GatewayServices
 from evcms.station_gateway.server import GatewayConfig, StationGateway
+from evcms.station_gateway.session_commands import SessionCommands
+from evcms.storage.charging import SqlChargingSessionRepository, SqlTokenRepository
 from evcms.storage.database import create_engine
+from evcms.storage.drivers import SqlDriverAuthTokenRepository, SqlDriverRepository, SqlOutbox
 from evcms.storage.message_log import SqlMessageLog
 from evcms.storage.migrate import check_at_head, upgrade
 from evcms.storage.repositories import (
@@ -50,6 +59,7 @@ log = logging.getLogger(__name__)
 
 PRESENCE_FLUSH_SECONDS = 5.0
 DEMO_SITE = SiteId("demo")
+DEMO_CARDS = ("DEMO-CARD-1", "DEMO-CARD-2", "DEMO-CARD-3")
 
 
 class _EmbeddedUvicorn(uvicorn.Server):
@@ -69,6 +79,8 @@ class Evcms:
     network: NetworkAdmin
     access: AccessControl
     lifecycle: StationLifecycle
+    charging: Charging
+    tokens: TokenAdmin
     http_port: int = 0
     demo_admin_key: str | None = None
     _closers: list[Any] = field(default_factory=list)
@@ -142,7 +154,19 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
             pending_retry_interval=settings.pending_retry_interval,
         ),
     )
+    registry = StationRegistry()
+    tokens = SqlTokenRepository(engine, writer, clock=clock)
+    sessions = SqlChargingSessionRepository(engine, writer, clock=clock)
+    charging = Charging(
+        sessions=sessions,
+        tokens=tokens,
+        stations=stations,
+        commands=SessionCommands(registry),
+        events=bus,
+        clock=clock,
+    )
     gateway = StationGateway(
+        registry=registry,
         config=GatewayConfig(
             host=settings.host,
             port=settings.ocpp_port,
@@ -152,7 +176,7 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
             max_message_size=settings.ws_max_message_size,
             compression=settings.ws_compression,
         ),
-        services=GatewayServices(lifecycle=lifecycle),
+        services=GatewayServices(lifecycle=lifecycle, charging=charging),
         message_log=message_log,
         clock=clock,
     )
@@ -160,12 +184,15 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
         sites=sites,
         stations=stations,
         hasher=hasher,
-        commands=gateway,
+        commands=registry,
         lifecycle=lifecycle,
         clock=clock,
     )
     access = AccessControl(keys=api_keys, clock=clock)
-    operations = RemoteOperations(commands=gateway)
+    token_admin = TokenAdmin(tokens=tokens, clock=clock)
+    mailer = _mailer(settings, SqlOutbox(engine, writer, clock=clock), clock)
+    closers.append(mailer.close)  # before the writer closes: delivery records go through it
+    operations = RemoteOperations(commands=registry)
 
     lag = LoopLagMonitor()
     lag.start()
@@ -203,6 +230,8 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
         network=network,
         access=access,
         lifecycle=lifecycle,
+        charging=charging,
+        tokens=token_admin,
         _closers=closers,
     )
     # Compile every schema validator before the first station arrives (~3 s, once per process),
@@ -210,6 +239,8 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
     await asyncio.to_thread(ocpp_schemas.warm_up)
     await gateway.start()
     host = settings.display_host()
+    sock = _bind(settings.host, settings.http_port)
+    node.http_port = sock.getsockname()[1]
     app = create_app(
         WebDeps(
             network=network,
@@ -219,10 +250,12 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
             metrics=metrics,
             health=health,
             ocpp_url=f"ws://{host}:{gateway.port}/ocpp/{{station_id}}",
+            charging=charging,
+            tokens=token_admin,
+            clock=clock,
+            drivers=_driver_accounts(settings, engine, writer, mailer, clock, node.http_port),
         )
     )
-    sock = _bind(settings.host, settings.http_port)
-    node.http_port = sock.getsockname()[1]
     http = _EmbeddedUvicorn(
         uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=5)
     )
@@ -247,6 +280,48 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
     gc.collect()
     gc.freeze()
     return node
+
+
+def _mailer(settings: Settings, outbox: SqlOutbox, clock: SystemClock) -> OutboxMailer | SmtpMailer:
+    """SMTP when configured; otherwise mails go to the log and the outbox table only."""
+    if not settings.smtp_host:
+        return OutboxMailer(outbox=outbox, clock=clock)
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    return SmtpMailer(
+        outbox=outbox,
+        clock=clock,
+        config=SmtpConfig(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_from,
+            user=settings.smtp_user,
+            password=password,
+            starttls=settings.smtp_starttls,
+        ),
+    )
+
+
+def _driver_accounts(
+    settings: Settings,
+    engine: Any,
+    writer: Writer,
+    mailer: OutboxMailer | SmtpMailer,
+    clock: SystemClock,
+    http_port: int,
+) -> DriverAccounts:
+    return DriverAccounts(
+        drivers=SqlDriverRepository(engine, writer, clock=clock),
+        tokens=SqlDriverAuthTokenRepository(engine, writer, clock=clock),
+        mailer=mailer,
+        outbox=SqlOutbox(engine, writer, clock=clock),
+        hasher=operator_hasher(),
+        clock=clock,
+        policy=DriverPolicy(
+            public_base_url=settings.public_base_url
+            or f"http://{settings.display_host()}:{http_port}",
+            require_verified_email=settings.require_verified_email,
+        ),
+    )
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -295,6 +370,9 @@ async def _start_demo(node: Evcms, settings: Settings) -> str:
     network = node.network
     if await network.site(DEMO_SITE) is None:
         await network.add_site(Site(DEMO_SITE, "Demo car park", "1 Charging Street, Sofia", 42.6977, 23.3219))
+    for card in DEMO_CARDS:
+        with contextlib.suppress(AlreadyExists):
+            await node.tokens.issue(card, label="demo card", max_concurrent=0)
     versions = ["ocpp1.6", "ocpp2.0.1", "ocpp1.6", "ocpp2.0.1", "ocpp2.1", "ocpp1.6"]
     simulated = []
     for n in range(settings.demo_stations):
@@ -309,7 +387,7 @@ async def _start_demo(node: Evcms, settings: Settings) -> str:
             await network.set_password(station_id, password)
         profile = StationProfile(
             station_id, version, password=password, connectors=2, vendor="evcms-demo",
-            model=f"Demo-{version[4:]}",
+            model=f"Demo-{version[4:]}", cards=DEMO_CARDS,
         )
         simulated.append(SimulatedStation(profile, f"ws://127.0.0.1:{node.ocpp_port}/ocpp/{station_id}", seed=n))
     for key in await node.access.keys():
@@ -364,6 +442,15 @@ class _NoStationsHere:
 class AdminContext:
     network: NetworkAdmin
     access: AccessControl
+    tokens: TokenAdmin
+    charging: Charging
+    drivers: DriverAccounts
+
+    async def driver_id_by_email(self, email: str) -> str:
+        driver = await self.drivers.driver_by_email(email)
+        if driver is None:
+            raise NotFound(f"no driver with the e-mail {email!r}")
+        return driver.id
 
 
 @contextlib.asynccontextmanager
@@ -378,8 +465,10 @@ async def admin(settings: Settings) -> AsyncIterator[AdminContext]:
         raise
     writer = Writer(engine)
     await writer.start()
+    mailer = _mailer(settings, SqlOutbox(engine, writer, clock=clock), clock)
     try:
         stations = SqlStationRepository(engine, writer, clock=clock)
+        tokens = SqlTokenRepository(engine, writer, clock=clock)
         hasher = station_hasher()
         lifecycle = StationLifecycle(
             stations=stations,
@@ -398,8 +487,21 @@ async def admin(settings: Settings) -> AsyncIterator[AdminContext]:
                 clock=clock,
             ),
             access=AccessControl(keys=SqlApiKeyRepository(engine, writer, clock=clock), clock=clock),
+            tokens=TokenAdmin(tokens=tokens, clock=clock),
+            charging=Charging(
+                sessions=SqlChargingSessionRepository(engine, writer, clock=clock),
+                tokens=tokens,
+                stations=stations,
+                commands=SessionCommands(_NoStationsHere()),
+                events=_NullBus(),
+                clock=clock,
+            ),
+            drivers=_driver_accounts(
+                settings, engine, writer, mailer, clock, settings.http_port
+            ),
         )
     finally:
+        await mailer.close()
         await writer.close()
         await engine.dispose()
 

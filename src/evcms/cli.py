@@ -25,9 +25,15 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 station_app = typer.Typer(help="Charging stations.", no_args_is_help=True)
 apikey_app = typer.Typer(help="API keys.", no_args_is_help=True)
+driver_app = typer.Typer(help="Driver accounts.", no_args_is_help=True)
+token_app = typer.Typer(help="Identification tokens (RFID cards, app tokens).", no_args_is_help=True)
+session_app = typer.Typer(help="Charging sessions.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(station_app, name="station")
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(driver_app, name="driver")
+app.add_typer(token_app, name="token")
+app.add_typer(session_app, name="session")
 
 T = TypeVar("T")
 
@@ -188,6 +194,143 @@ def apikey_create(
             return secret
 
     typer.echo(_run(create))
+
+
+@driver_app.command("add")
+def driver_add(
+    email: str = typer.Argument(..., help="The driver's e-mail address (their login)."),
+    password: str | None = typer.Option(None, help="Initial password; generated when left out."),
+    name: str = typer.Option("", help="The driver's name."),
+    language: str = typer.Option("en", help="en or bg: the language of mails and receipts."),
+) -> None:
+    """Create a driver account (its e-mail counts as confirmed)."""
+    from evcms import bootstrap
+
+    settings = _settings()
+
+    async def add() -> tuple[Any, str | None]:
+        async with bootstrap.admin(settings) as ctx:
+            result: tuple[Any, str | None] = await ctx.drivers.add_by_operator(
+                email, password, name, language
+            )
+            return result
+
+    driver, generated = _run(add)
+    typer.echo(f"driver {driver.email} added (id {driver.id})")
+    if generated is not None:
+        typer.echo(f"password: {generated}")
+
+
+@token_app.command("add")
+def token_add(
+    token_id: str = typer.Argument(..., help="The card's UID or token value."),
+    type: str = typer.Option("ISO14443", "--type", help="ISO14443, ISO15693, KeyCode, eMAID, MacAddress, Local, Central."),
+    driver: str | None = typer.Option(None, help="E-mail of the driver who owns it."),
+    status: str = typer.Option("Accepted", help="Accepted, Blocked, Expired or Invalid."),
+    expires: str | None = typer.Option(None, help="Expiry, ISO 8601 with a zone: 2027-01-01T00:00:00Z."),
+    group: str | None = typer.Option(None, help="Group token id (1.6 parentIdTag / 2.0.1 groupIdToken)."),
+    max_concurrent: int = typer.Option(1, help="Sessions at once; 0 for no limit."),
+    label: str = typer.Option("", help="A note operators recognise."),
+) -> None:
+    """Issue an identification token."""
+    from datetime import datetime
+
+    from evcms import bootstrap
+    from evcms.domain.tokens import TokenStatus, TokenType
+
+    try:
+        token_type = TokenType(type)
+    except ValueError:
+        _fail(f"unknown token type {type!r}; use one of: {', '.join(t.value for t in TokenType)}")
+        return
+    try:
+        token_status = TokenStatus(status)
+    except ValueError:
+        _fail(f"unknown status {status!r}; use one of: {', '.join(s.value for s in TokenStatus)}")
+        return
+    expires_at = None
+    if expires is not None:
+        try:
+            expires_at = datetime.fromisoformat(expires.replace("Z", "+00:00"))
+        except ValueError:
+            _fail(f"--expires {expires!r} is not an ISO 8601 date-time")
+        if expires_at is not None and expires_at.tzinfo is None:
+            _fail("--expires needs a time zone, e.g. 2027-01-01T00:00:00Z")
+    settings = _settings()
+
+    async def add() -> None:
+        async with bootstrap.admin(settings) as ctx:
+            driver_id = None
+            if driver is not None:
+                driver_id = await ctx.driver_id_by_email(driver)
+            await ctx.tokens.issue(
+                token_id, type=token_type, status=token_status, driver_id=driver_id,
+                group_id=group, expires_at=expires_at, max_concurrent=max_concurrent, label=label,
+            )
+
+    _run(add)
+    typer.echo(f"token {token_id} issued ({token_type.value}, {token_status.value})")
+
+
+@token_app.command("list")
+def token_list(driver: str | None = typer.Option(None, help="Only this driver's (e-mail).")) -> None:
+    """List identification tokens."""
+    from evcms import bootstrap
+
+    settings = _settings()
+
+    async def rows() -> list[Any]:
+        async with bootstrap.admin(settings) as ctx:
+            driver_id = await ctx.driver_id_by_email(driver) if driver else None
+            return await ctx.tokens.list(driver_id=driver_id, limit=1000)
+
+    tokens = _run(rows)
+    if not tokens:
+        typer.echo("no tokens")
+        return
+    typer.echo(f"{'ID':<24} {'TYPE':<10} {'STATUS':<9} {'EXPIRES':<21} {'MAX':<4} DRIVER")
+    for t in tokens:
+        expires_text = t.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ") if t.expires_at else "-"
+        typer.echo(
+            f"{t.id:<24} {t.type.value:<10} {t.status.value:<9} {expires_text:<21} "
+            f"{t.max_concurrent:<4} {t.driver_id or '-'}"
+        )
+
+
+@session_app.command("list")
+def session_list(
+    active: bool = typer.Option(False, "--active", help="Only sessions in progress."),
+    station: str | None = typer.Option(None, help="Only this station's."),
+    limit: int = typer.Option(50, min=1, max=1000, help="How many, newest first."),
+) -> None:
+    """List charging sessions, newest first."""
+    from evcms import bootstrap
+    from evcms.domain.charging_sessions import SessionStatus
+    from evcms.domain.ids import StationId
+    from evcms.services.ports import SessionFilter
+
+    settings = _settings()
+    filter = SessionFilter(
+        station_id=StationId(station) if station else None,
+        status=SessionStatus.ACTIVE if active else None,
+    )
+
+    async def rows() -> list[Any]:
+        async with bootstrap.admin(settings) as ctx:
+            return await ctx.charging.list(filter, limit=limit)
+
+    sessions = _run(rows)
+    if not sessions:
+        typer.echo("no sessions")
+        return
+    typer.echo(f"{'ID':<7} {'STATION':<20} {'EVSE':<5} {'STATUS':<7} {'STARTED':<21} {'KWH':>10}  TOKEN")
+    for s in sessions:
+        started = s.state.started_at.strftime("%Y-%m-%dT%H:%M:%SZ") if s.state.started_at else "-"
+        kwh = s.state.energy_wh / 1000
+        typer.echo(
+            f"{s.id:<7} {s.station_id:<20} {s.evse_id:<5} {s.state.status.value:<7} {started:<21} "
+            f"{kwh:>10.3f}  {s.state.id_token or '-'}"
+        )
 
 
 @app.command()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -61,6 +61,24 @@ class Settings(BaseSettings):
     demo_stations: int = Field(6, ge=0, le=200, description="Simulated stations with --demo")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
     log_format: str = Field("text", description="text or json (structured logs)")
+
+    # Driver accounts and their mails.
+    public_base_url: str | None = Field(
+        None,
+        description="Where people reach evcms, for links in mails, e.g. https://charge.example.com"
+        " (defaults to http://<public host>:<HTTP port>)",
+    )
+    require_verified_email: bool = Field(
+        True, description="Drivers may log in only after confirming their e-mail address"
+    )
+    smtp_host: str | None = Field(
+        None, description="SMTP server for mails; unset: mails only go to the log and the outbox"
+    )
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port (465: implicit TLS)")
+    smtp_user: str | None = Field(None, description="SMTP user name (none: no login)")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password")
+    smtp_from: str = Field("evcms@localhost", description="The From: address of mails")
+    smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS")
 
     def display_host(self) -> str:
         if self.public_host:

@@ -37,13 +37,14 @@ async def test_metrics_count_messages_by_action_and_outcome(evcms_unsecured):
     async with websockets.connect(h.station_url("MET-1"), subprotocols=["ocpp1.6"]) as ws:
         await ws.send('[2,"1","Heartbeat",{}]')
         await ws.recv()
-        await ws.send('[2,"2","Authorize",{"idTag":"X"}]')
+        await ws.send('[2,"2","DiagnosticsStatusNotification",{"status":"Idle"}]')
         await ws.recv()
         metrics = (await h.api.get("/metrics")).text
         health = (await h.api.get("/health")).json()
     assert 'evcms_ocpp_messages_total{action="Heartbeat",direction="in",outcome="ok"} 1.0' in metrics
     assert (
-        'evcms_ocpp_messages_total{action="Authorize",direction="in",outcome="NotImplemented"} 1.0'
+        'evcms_ocpp_messages_total{action="DiagnosticsStatusNotification",direction="in",'
+        'outcome="NotImplemented"} 1.0'
         in metrics
     )
     assert "evcms_stations_connected 1.0" in metrics

@@ -129,7 +129,7 @@ async def test_server_prefers_the_newest_common_version(evcms_unsecured):
          "PropertyConstraintViolation"),
         ("ocpp1.6", '[2,"u1","Reset",{"type":"Hard"}]', "NotSupported"),
         ("ocpp2.1", '[2,"u1","Heartbeat",{"extra":1}]', "FormatViolation"),
-        ("ocpp1.6", '[2,"u1","Authorize",{"idTag":"ABC"}]', "NotImplemented"),
+        ("ocpp1.6", '[2,"u1","DiagnosticsStatusNotification",{"status":"Idle"}]', "NotImplemented"),
     ],
 )
 async def test_bad_calls_get_the_exact_callerror(evcms_unsecured, version, frame, code):

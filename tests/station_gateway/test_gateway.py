@@ -14,13 +14,22 @@ from evcms.domain.ids import StationId
 from evcms.domain.stations import Station
 from evcms.messaging.bus import InProcessBus
 from evcms.passwords import station_hasher
+from evcms.services.charging import Charging
 from evcms.services.clock import SystemClock
 from evcms.services.ports import CommandOutcome
 from evcms.services.station_lifecycle import LifecyclePolicy, StationLifecycle
 from evcms.station_gateway import server as server_module
+from evcms.station_gateway.registry import StationRegistry
 from evcms.station_gateway.routes import GatewayServices, Payload, StationContext
 from evcms.station_gateway.server import GatewayConfig, StationGateway
-from evcms.storage.memory import MemoryDatabase, MemoryMessageLog, MemoryStationRepository
+from evcms.station_gateway.session_commands import SessionCommands
+from evcms.storage.memory import (
+    MemoryChargingSessionRepository,
+    MemoryDatabase,
+    MemoryMessageLog,
+    MemoryStationRepository,
+    MemoryTokenRepository,
+)
 
 
 @pytest.fixture
@@ -36,9 +45,19 @@ async def gateway(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[StationGatew
         clock=clock,
         policy=LifecyclePolicy("off", True, 300, 60),
     )
+    registry = StationRegistry()
+    charging = Charging(
+        sessions=MemoryChargingSessionRepository(db),
+        tokens=MemoryTokenRepository(db),
+        stations=stations,
+        commands=SessionCommands(registry),
+        events=InProcessBus(),
+        clock=clock,
+    )
     gw = StationGateway(
+        registry=registry,
         config=GatewayConfig(port=0, call_timeout=2.0, shutdown_grace=2.0),
-        services=GatewayServices(lifecycle=lifecycle),
+        services=GatewayServices(lifecycle=lifecycle, charging=charging),
         message_log=MemoryMessageLog(),
         clock=clock,
     )

@@ -10,24 +10,32 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 _TESTS = str(Path(__file__).resolve().parents[1])
 if _TESTS not in sys.path:  # make `support` importable without a tests/ package
     sys.path.insert(0, _TESTS)
 
-from storage_fixtures import Backend  # noqa: E402
+from storage_fixtures import Backend, ChargingBackend  # noqa: E402
 
+from evcms.storage.charging import (  # noqa: E402
+    SqlChargingSessionRepository,
+    SqlTokenRepository,
+)
 from evcms.storage.database import create_engine  # noqa: E402
 from evcms.storage.memory import (  # noqa: E402
     MemoryApiKeyRepository,
+    MemoryChargingSessionRepository,
     MemoryDatabase,
     MemoryMessageLog,
     MemorySiteRepository,
     MemoryStationRepository,
+    MemoryTokenRepository,
 )
 from evcms.storage.message_log import SqlMessageLog  # noqa: E402
 from evcms.storage.migrate import upgrade  # noqa: E402
@@ -36,6 +44,7 @@ from evcms.storage.repositories import (  # noqa: E402
     SqlSiteRepository,
     SqlStationRepository,
 )
+from evcms.storage.tables import drivers  # noqa: E402
 from evcms.storage.writer import Writer  # noqa: E402
 from support.databases import (  # noqa: E402
     temporary_postgres_database,
@@ -98,6 +107,54 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
                 SqlStationRepository(engine, writer),
                 SqlApiKeyRepository(engine, writer),
                 SqlMessageLog(engine, writer),
+                engine,
+                writer,
+            )
+        finally:
+            await writer.close()
+            await engine.dispose()
+
+
+@pytest.fixture(params=ALL_BACKENDS)
+async def charging(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ChargingBackend]:
+    """Tokens and charging sessions on the memory twins, SQLite and PostgreSQL."""
+    kind = request.param
+    if kind == "memory":
+        db = MemoryDatabase()
+
+        async def add_memory_driver(driver_id: str) -> None:
+            db.drivers[driver_id] = driver_id
+
+        yield ChargingBackend(
+            kind, MemoryTokenRepository(db), MemoryChargingSessionRepository(db), add_memory_driver
+        )
+        return
+    async with migrated_database(kind, tmp_path) as url:
+        engine = create_engine(url)
+        writer = Writer(engine, max_wait=0.001)
+        await writer.start()
+
+        async def add_sql_driver(driver_id: str) -> None:
+            now = datetime.now(UTC)
+            row = {
+                "id": driver_id,
+                "email": f"{driver_id}@example.com",
+                "password_hash": "x",
+                "name": "",
+                "language": "en",
+                "status": "active",
+                "created_at": now,
+                "updated_at": now,
+            }
+            async with engine.begin() as conn:
+                await conn.execute(insert(drivers).values(row))
+
+        try:
+            yield ChargingBackend(
+                kind,
+                SqlTokenRepository(engine, writer),
+                SqlChargingSessionRepository(engine, writer),
+                add_sql_driver,
                 engine,
                 writer,
             )

@@ -2,7 +2,7 @@
 
 Every station message about a session becomes a ``SessionEvent`` with a ``key`` that is the same
 when the station sends the message again (a retry, an offline replay). Events are stored once per
-key; the session is the fold of its events sorted by ``(seq_no, at)``. So:
+key; the session is the fold of its events sorted by ``(seq_no, at, key)``. So:
 
 - a message delivered twice changes nothing the second time (same key, event already stored);
 - events delivered out of order end in the same state as in order (the fold sorts them);
@@ -90,14 +90,25 @@ class SessionState:
         return self.energy.energy_wh
 
     def follows(self, event: SessionEvent) -> bool:
-        """Whether ``event`` comes after every event applied so far (incremental apply is exact)."""
+        """Whether ``event`` comes after every event applied so far (incremental apply is exact).
+
+        Strictly after: an event equal in (seq_no, at) to the last one is that event again (applying
+        it twice would count its samples twice) or a different message whose place among its equals
+        only a refold can tell.
+        """
         if self.last_at is None:
             return True
-        return (event.seq_no, event.at) >= (self.last_seq_no, self.last_at)
+        return (event.seq_no, event.at) > (self.last_seq_no, self.last_at)
 
 
-def _sort_key(event: SessionEvent) -> tuple[int, datetime]:
-    return (event.seq_no, event.at)
+_BEGIN = "Transaction.Begin"
+_END = "Transaction.End"
+
+
+def _sort_key(event: SessionEvent) -> tuple[int, datetime, str]:
+    # the key breaks ties between different messages with equal (seq_no, at): any arrival order
+    # folds the same
+    return (event.seq_no, event.at, event.key)
 
 
 def begin_register(event: SessionEvent) -> Decimal | None:
@@ -105,20 +116,43 @@ def begin_register(event: SessionEvent) -> Decimal | None:
     if event.meter_wh is not None:
         return event.meter_wh
     for sample in event.samples:
-        if sample.is_energy_register and sample.context == "Transaction.Begin":
+        if sample.is_energy_register and sample.context == _BEGIN:
             return sample.value
     return None
 
 
+def _has_stop_register(event: SessionEvent) -> bool:
+    return event.meter_wh is not None or any(
+        s.is_energy_register and s.context == _END for s in event.samples
+    )
+
+
 def apply(state: SessionState, event: SessionEvent) -> SessionState:
-    """Apply one event that follows all applied so far (see ``SessionState.follows``)."""
+    """Apply one event that follows all applied so far (see ``SessionState.follows``).
+
+    Which register readings count (``metering.energy_wh`` over what is left):
+
+    - the register at the start (1.6 meterStart, a Transaction.Begin sample) is the baseline; a
+      Transaction.Begin sample once the baseline is known is not a reading (1.6 stations repeat it
+      in MeterValues and in StopTransaction's transactionData);
+    - a sample older than the newest sample already applied is stale, not a restart of the
+      register (transactionData repeats the session's samples): skipped. Skipping is safe, since
+      only differences count; counting it would add the whole register;
+    - the register at the stop (1.6 meterStop, a Transaction.End sample) always counts.
+
+    Power is 0 from the end on. Of several Ended events, the last (in fold order) that carries the
+    stop register sets the end; one without a register only ends a session not yet ended (evcms
+    force-closing a stuck session must not hide the station's own stop, in whatever order).
+    """
     changes: dict[str, object] = {"last_seq_no": event.seq_no, "last_at": event.at}
     counter = state.energy
+    ended = state.status is SessionStatus.ENDED
+    meter_start = state.meter_start_wh
     if event.kind is EventKind.STARTED:
         changes.update(seen_start=True, started_at=event.at)
         start = begin_register(event)
         if start is not None:
-            changes["meter_start_wh"] = start
+            meter_start = start
             if counter.last_register_wh is None:
                 counter = EnergyCounter.starting_at(start)
     elif state.started_at is None:
@@ -133,18 +167,29 @@ def apply(state: SessionState, event: SessionEvent) -> SessionState:
         value = getattr(event, name)
         if value is not None and getattr(state, name) is None:
             changes[name] = value
+    newest_before = state.last_sample_at
     for sample in sorted(event.samples, key=lambda s: s.at):
-        if sample.is_energy_register and not (
-            event.kind is EventKind.STARTED and sample.value == changes.get("meter_start_wh")
-        ):
-            counter = counter.add(sample.value)
-        if sample.phase is None and sample.measurand == Measurand.POWER_IMPORT:
+        if sample.is_energy_register:
+            if sample.context == _BEGIN:
+                if meter_start is None:
+                    meter_start = sample.value
+                if counter.last_register_wh is None:
+                    counter = counter.add(sample.value)
+            elif (
+                sample.context == _END
+                or newest_before is None
+                or sample.at >= newest_before
+            ):
+                counter = counter.add(sample.value)
+        if sample.phase is None and sample.measurand == Measurand.POWER_IMPORT and not ended:
             changes["power_w"] = sample.value
         if sample.measurand == Measurand.SOC:
             changes["soc_percent"] = sample.value
         if state.last_sample_at is None or sample.at >= state.last_sample_at:
             changes["last_sample_at"] = sample.at
-    if event.kind is EventKind.ENDED:
+    if meter_start is not None:
+        changes["meter_start_wh"] = meter_start
+    if event.kind is EventKind.ENDED and (not ended or _has_stop_register(event)):
         changes.update(
             status=SessionStatus.ENDED,
             ended_at=event.at,
@@ -156,9 +201,9 @@ def apply(state: SessionState, event: SessionEvent) -> SessionState:
             changes["meter_stop_wh"] = event.meter_wh
             counter = counter.add(event.meter_wh)
         else:
-            end = [s.value for s in event.samples if s.is_energy_register and s.context == "Transaction.End"]
+            end = [s for s in event.samples if s.is_energy_register and s.context == _END]
             if end:
-                changes["meter_stop_wh"] = end[-1]
+                changes["meter_stop_wh"] = max(end, key=lambda s: s.at).value
     changes["energy"] = counter
     return replace(state, **changes)  # type: ignore[arg-type]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from evcms.domain.charging_sessions import ChargingSession
 from evcms.domain.ids import StationId
 from evcms.domain.stations import ConnectorState, RegistrationStatus, StationInfo
 
@@ -36,4 +37,32 @@ class ConnectorStatusChanged:
     state: ConnectorState
 
 
-Event = StationConnected | StationDisconnected | StationBooted | ConnectorStatusChanged
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStarted:
+    session: ChargingSession
+
+
+@dataclass(frozen=True, slots=True)
+class SessionUpdated:
+    session: ChargingSession
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEnded:
+    session: ChargingSession
+
+
+SessionEventPublished = SessionStarted | SessionUpdated | SessionEnded
+
+
+Event = (
+    StationConnected
+    | StationDisconnected
+    | StationBooted
+    | ConnectorStatusChanged
+    | SessionStarted
+    | SessionUpdated
+    | SessionEnded
+)

@@ -11,12 +11,14 @@ at the start (1.6 meterStart, 2.0.1 Transaction.Begin) and ending with the regis
 restarted (a meter reset, or a station reporting session-relative registers after a reboot): the
 new reading counts from zero, so the step is the reading itself. Missing samples do not matter:
 only differences do. Only readings of the total register count (no phase; location Outlet or
-unspecified): per-phase and EV-side readings are kept but do not count.
+unspecified; normalised to Wh): per-phase and EV-side readings, and readings in a unit evcms does
+not know, are kept but do not count.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -69,7 +71,13 @@ _UNITS: dict[str, tuple[str, Decimal]] = {
     "kW/h": ("Wh", Decimal(1000)),  # seen in the field for kWh
 }
 
+# measurand prefix -> unit when the station sends none; the longest matching prefix wins
 _DEFAULT_UNIT = {
+    "Energy.Reactive": "varh",
+    "Energy.Apparent": "VAh",
+    "Power.Reactive": "var",
+    "Power.Apparent": "VA",
+    "Power.Factor": "",  # dimensionless
     "Energy": "Wh",
     "Power": "W",
     "Current": "A",
@@ -104,25 +112,46 @@ class MeterSample:
             self.measurand == DEFAULT_MEASURAND
             and self.phase is None
             and self.location in (None, "Outlet")
+            and self.unit == "Wh"  # normalised; an unknown unit (or a value-less carrier) cannot count
         )
 
 
 def default_unit(measurand: str) -> str:
-    return _DEFAULT_UNIT.get(measurand.split(".", 1)[0], "")
+    """The unit of a value sent without one (OCPP: Wh for energy; the base unit otherwise)."""
+    parts = measurand.split(".")
+    for end in range(len(parts), 0, -1):
+        unit = _DEFAULT_UNIT.get(".".join(parts[:end]))
+        if unit is not None:
+            return unit
+    return ""
+
+
+# A decimal number in plain ASCII, as JSON or OCPP 1.6's decimal strings write it. Decimal() alone
+# would also take "1_000", "NaN", "Infinity" and non-ASCII digits.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+
+
+# |value| below 1e25: far beyond any meter, and safe from Decimal overflow in arithmetic.
+_MAX_ADJUSTED_EXPONENT = 24
 
 
 def parse_decimal(raw: object) -> Decimal:
     """A value as stations send it: 1.6 a string ("1234.5"), 2.0.1 a JSON number."""
-    if isinstance(raw, bool):
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float | Decimal):
         raise InvalidMeterValue(f"meter value {raw!r} is not a number")
     if isinstance(raw, float):
         raw = repr(raw)  # the shortest text that round-trips: 0.1 stays 0.1
+    text = str(raw).strip()
+    if isinstance(raw, str) and not _NUMBER.fullmatch(text):
+        raise InvalidMeterValue(f"meter value {raw!r} is not a number")
     try:
-        value = Decimal(str(raw).strip())
+        value = Decimal(text)
     except InvalidOperation as exc:
         raise InvalidMeterValue(f"meter value {raw!r} is not a number") from exc
     if not value.is_finite():
         raise InvalidMeterValue(f"meter value {raw!r} is not a finite number")
+    if value.adjusted() > _MAX_ADJUSTED_EXPONENT:
+        raise InvalidMeterValue(f"meter value {raw!r} is out of range")
     return value
 
 

@@ -130,3 +130,88 @@ def answer(version: str, action: str, payload: Payload) -> Payload | None:
     if action == "GetLocalListVersion":
         return {"listVersion": 0} if version == "ocpp1.6" else {"versionNumber": 0}
     return None
+
+
+def authorize(version: str, card: str) -> Payload:
+    if version == "ocpp1.6":
+        return {"idTag": card}
+    return {"idToken": {"idToken": card, "type": "ISO14443"}}
+
+
+def authorization_status(version: str, answer: Payload) -> str:
+    info = answer.get("idTagInfo" if version == "ocpp1.6" else "idTokenInfo") or {}
+    return str(info.get("status", ""))
+
+
+class Transaction:
+    """One charging session as a station reports it, in its version's messages."""
+
+    def __init__(self, version: str, connector: int, card: str | None, register_wh: float) -> None:
+        self.version = version
+        self.connector = connector
+        self.card = card or "FREE"
+        self.start_wh = register_wh
+        self.transaction_id: int | str = f"{connector}-{datetime.now(UTC).timestamp():.0f}"
+        self.seq = 0
+        v16 = version == "ocpp1.6"
+        self.start_action = "StartTransaction" if v16 else "TransactionEvent"
+        self.meter_action = "MeterValues" if v16 else "TransactionEvent"
+        self.stop_action = "StopTransaction" if v16 else "TransactionEvent"
+
+    def _event(self, kind: str, trigger: str, register_wh: float, context: str, **info: Any) -> Payload:
+        event: Payload = {
+            "eventType": kind,
+            "timestamp": now_text(),
+            "triggerReason": trigger,
+            "seqNo": self.seq,
+            "transactionInfo": {"transactionId": str(self.transaction_id), **info},
+            "meterValue": [{
+                "timestamp": now_text(),
+                "sampledValue": [{
+                    "value": round(register_wh, 1),
+                    "context": context,
+                    "measurand": "Energy.Active.Import.Register",
+                    "unitOfMeasure": {"unit": "Wh"},
+                }],
+            }],
+        }
+        self.seq += 1
+        return event
+
+    def start(self) -> Payload:
+        if self.version == "ocpp1.6":
+            return {
+                "connectorId": self.connector,
+                "idTag": self.card,
+                "meterStart": int(self.start_wh),
+                "timestamp": now_text(),
+            }
+        event = self._event("Started", "Authorized", self.start_wh, "Transaction.Begin",
+                            chargingState="Charging")
+        event["idToken"] = {"idToken": self.card, "type": "ISO14443"}
+        event["evse"] = {"id": self.connector, "connectorId": 1}
+        return event
+
+    def meter(self, register_wh: float, power_w: float, soc: int) -> Payload:
+        if self.version == "ocpp1.6":
+            payload = meter_values(self.version, self.connector, register_wh, power_w, soc)
+            payload["transactionId"] = self.transaction_id
+            return payload
+        event = self._event("Updated", "MeterValuePeriodic", register_wh, "Sample.Periodic",
+                            chargingState="Charging")
+        event["meterValue"] = meter_values(self.version, self.connector, register_wh, power_w, soc)[
+            "meterValue"
+        ]
+        return event
+
+    def stop(self, register_wh: float) -> Payload:
+        if self.version == "ocpp1.6":
+            return {
+                "transactionId": self.transaction_id,
+                "idTag": self.card,
+                "meterStop": int(register_wh),
+                "timestamp": now_text(),
+                "reason": "EVDisconnected",
+            }
+        return self._event("Ended", "EVDeparted", register_wh, "Transaction.End",
+                           stoppedReason="EVDisconnected")

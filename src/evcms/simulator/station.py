@@ -39,6 +39,7 @@ class StationProfile:
     firmware: str = "1.0.0"
     max_heartbeat: float = 30.0  # the demo heartbeats at least this often
     meter_interval: float = 10.0
+    cards: tuple[str, ...] = ()  # RFID cards drivers badge here
 
 
 class SimulatedStation:
@@ -175,12 +176,23 @@ class SimulatedStation:
             await self.call("Heartbeat", {})
 
     async def _connector(self, connector: int) -> None:
+        """Now and then a driver arrives, badges a card, charges for a while and leaves."""
         p = self.profile
         rnd = self.random
         while True:
             await asyncio.sleep(rnd.uniform(5, 40))
             await self.call("StatusNotification", messages.status(p.version, connector, "Preparing"))
+            card = rnd.choice(p.cards) if p.cards else None
+            if card is not None:
+                kind, answer = await self.call("Authorize", messages.authorize(p.version, card))
+                if kind != "result" or messages.authorization_status(p.version, answer) != "Accepted":
+                    await self.call("StatusNotification", messages.status(p.version, connector, "Available"))
+                    continue
             await asyncio.sleep(rnd.uniform(2, 5))
+            session = messages.Transaction(p.version, connector, card, self.energy_wh[connector])
+            kind, answer = await self.call(session.start_action, session.start())
+            if kind == "result" and p.version == "ocpp1.6":
+                session.transaction_id = answer["transactionId"]
             await self.call("StatusNotification", messages.status(p.version, connector, "Charging"))
             power = rnd.choice([7_400.0, 11_000.0, 22_000.0])
             soc = rnd.randint(10, 60)
@@ -188,10 +200,8 @@ class SimulatedStation:
                 await asyncio.sleep(p.meter_interval)
                 self.energy_wh[connector] += power * p.meter_interval / 3600
                 soc = min(100, soc + 1)
-                await self.call(
-                    "MeterValues",
-                    messages.meter_values(p.version, connector, self.energy_wh[connector], power, soc),
-                )
+                await self.call(session.meter_action, session.meter(self.energy_wh[connector], power, soc))
+            await self.call(session.stop_action, session.stop(self.energy_wh[connector]))
             await self.call("StatusNotification", messages.status(p.version, connector, "Finishing"))
             await asyncio.sleep(rnd.uniform(2, 8))
             await self.call("StatusNotification", messages.status(p.version, connector, "Available"))

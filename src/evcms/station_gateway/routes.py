@@ -8,12 +8,17 @@ connection's read loop.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
 from typing import Any
 
 from evcms.domain.ids import StationId
+from evcms.services.charging import Charging
 from evcms.services.station_lifecycle import StationLifecycle
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +26,23 @@ class GatewayServices:
     """The version-neutral services the route tables call."""
 
     lifecycle: StationLifecycle
+    charging: Charging
+    _background: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def after_answer(self, work: Coroutine[Any, Any, Any], what: str) -> None:
+        """Run ``work`` after the current message is answered (e.g. calls back to the station
+        that must not come before its BootNotification answer)."""
+
+        async def later() -> None:
+            await asyncio.sleep(0.05)
+            try:
+                await work
+            except Exception:
+                log.exception("%s failed", what)
+
+        task = asyncio.get_running_loop().create_task(later())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from websockets.http11 import Request, Response
 
 from evcms.domain.ids import StationId
 from evcms.domain.stations import ConnectionVerdict, Station
-from evcms.services.ports import Clock, CommandOutcome, CommandReply, MessageLog
+from evcms.services.ports import Clock, CommandReply, MessageLog
 from evcms.services.station_lifecycle import StationLifecycle
 from evcms.station_gateway import v16_inbound, v201_inbound
 from evcms.station_gateway.connection import StationConnection
@@ -31,6 +31,7 @@ from evcms.station_gateway.handshake import (
     password_for,
     station_id_from_path,
 )
+from evcms.station_gateway.registry import StationRegistry
 from evcms.station_gateway.routes import GatewayServices, RouteTable, StationContext
 from evcms.station_gateway.stats import GatewayStats
 
@@ -74,18 +75,19 @@ class StationGateway:
         self,
         *,
         config: GatewayConfig,
+        registry: StationRegistry,
         services: GatewayServices,
         message_log: MessageLog,
         clock: Clock,
         stats: GatewayStats | None = None,
     ) -> None:
         self.config = config
+        self.registry = registry
         self._services = services
         self._lifecycle: StationLifecycle = services.lifecycle
         self._message_log = message_log
         self._clock = clock
         self.stats = stats or GatewayStats()
-        self._connections: dict[StationId, StationConnection] = {}
         self._admitted: weakref.WeakKeyDictionary[ServerConnection, tuple[Station, str]] = (
             weakref.WeakKeyDictionary()
         )
@@ -124,7 +126,7 @@ class StationGateway:
             return
         self._stopping = True
         self._server.close(close_connections=False)
-        connections = list(self._connections.values())
+        connections = self.registry.connections()
         if connections:
             await asyncio.gather(
                 *(c.drain(self.config.shutdown_grace) for c in connections),
@@ -195,8 +197,7 @@ class StationGateway:
             stats=self.stats,
             call_timeout=self.config.call_timeout,
         )
-        previous = self._connections.get(station.id)
-        self._connections[station.id] = connection
+        previous = self.registry.register(connection)
         self.stats.connections_total += 1
         if previous is not None:
             log.info("station %s reconnected: closing its previous connection", station.id)
@@ -210,22 +211,20 @@ class StationGateway:
             await connection.serve()
             reason = _close_reason(websocket)
         finally:
-            if self._connections.get(station.id) is connection:
-                del self._connections[station.id]
+            if self.registry.unregister(connection):
                 await self._lifecycle.disconnected(station.id, reason)
                 log.info("station %s disconnected: %s", station.id, reason)
 
-    # -- StationCommands -------------------------------------------------------------------
-
-    def is_connected(self, station_id: StationId) -> bool:
-        return station_id in self._connections
-
-    def version_of(self, station_id: StationId) -> str | None:
-        connection = self._connections.get(station_id)
-        return connection.version.value if connection is not None else None
+    # -- what the rest of evcms asks the gateway -----------------------------------------
 
     def connected_count(self) -> int:
-        return len(self._connections)
+        return self.registry.connected_count()
+
+    def is_connected(self, station_id: StationId) -> bool:
+        return self.registry.is_connected(station_id)
+
+    def version_of(self, station_id: StationId) -> str | None:
+        return self.registry.version_of(station_id)
 
     async def call(
         self,
@@ -234,13 +233,7 @@ class StationGateway:
         payload: dict[str, Any],
         timeout: float | None = None,
     ) -> CommandReply:
-        connection = self._connections.get(station_id)
-        if connection is None:
-            return CommandReply(
-                CommandOutcome.DISCONNECTED,
-                error_description=f"station {station_id} is not connected",
-            )
-        return await connection.call(action, payload, timeout)
+        return await self.registry.call(station_id, action, payload, timeout)
 
 
 async def _close_quietly(connection: StationConnection, code: int, reason: str) -> None:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from evcms.domain.stations import ConnectorState, ConnectorStatus, StationInfo
+from evcms.station_gateway import v16_sessions
 from evcms.station_gateway.routes import Payload, RouteTable, StationContext
 from evcms.station_gateway.timestamps import format_time
 
@@ -22,6 +23,14 @@ async def boot_notification(ctx: StationContext, payload: Payload) -> Payload:
         meter_serial_number=payload.get("meterSerialNumber"),
     )
     decision = await ctx.services.lifecycle.boot(ctx.station_id, info, ctx.ocpp_version)
+    # 1.6 transactions do not survive a reboot: sessions still open are closed (a StopTransaction
+    # the station delivers later still wins).
+    ctx.services.after_answer(
+        ctx.services.charging.station_rebooted(
+                ctx.station_id, booted_at=ctx.services.lifecycle.now(), ask_station=False
+            ),
+        f"closing the sessions of rebooted {ctx.station_id}",
+    )
     return {
         "status": decision.status.value,
         "currentTime": format_time(ctx.services.lifecycle.now()),
@@ -50,15 +59,12 @@ async def status_notification(ctx: StationContext, payload: Payload) -> Payload:
     return {}
 
 
-async def meter_values(ctx: StationContext, payload: Payload) -> Payload:
-    # Accepted and kept in the message log; normalising and storing samples per session is
-    # the charging sessions' work (issue 3).
-    return {}
-
-
 ROUTES: RouteTable = {
     "BootNotification": boot_notification,
     "Heartbeat": heartbeat,
     "StatusNotification": status_notification,
-    "MeterValues": meter_values,
+    "Authorize": v16_sessions.authorize,
+    "StartTransaction": v16_sessions.start_transaction,
+    "MeterValues": v16_sessions.meter_values,
+    "StopTransaction": v16_sessions.stop_transaction,
 }

@@ -6,6 +6,7 @@ The messages routed here have the same shape in 2.0.1 and 2.1, so one table serv
 from __future__ import annotations
 
 from evcms.domain.stations import ConnectorState, ConnectorStatus, StationInfo
+from evcms.station_gateway import v201_sessions
 from evcms.station_gateway.routes import Payload, RouteTable, StationContext
 from evcms.station_gateway.timestamps import format_time
 
@@ -22,6 +23,14 @@ async def boot_notification(ctx: StationContext, payload: Payload) -> Payload:
         imsi=modem.get("imsi"),
     )
     decision = await ctx.services.lifecycle.boot(ctx.station_id, info, ctx.ocpp_version)
+    if payload["reason"] != "Triggered":  # a boot we asked for is not a reboot
+        # Ask the station (GetTransactionStatus) about sessions still open before closing them.
+        ctx.services.after_answer(
+            ctx.services.charging.station_rebooted(
+                ctx.station_id, booted_at=ctx.services.lifecycle.now(), ask_station=True
+            ),
+            f"checking the sessions of rebooted {ctx.station_id}",
+        )
     return {
         "currentTime": format_time(ctx.services.lifecycle.now()),
         "interval": decision.interval,
@@ -45,14 +54,11 @@ async def status_notification(ctx: StationContext, payload: Payload) -> Payload:
     return {}
 
 
-async def meter_values(ctx: StationContext, payload: Payload) -> Payload:
-    # Accepted and kept in the message log; storing samples is the sessions issue's work.
-    return {}
-
-
 ROUTES: RouteTable = {
     "BootNotification": boot_notification,
     "Heartbeat": heartbeat,
     "StatusNotification": status_notification,
-    "MeterValues": meter_values,
+    "Authorize": v201_sessions.authorize,
+    "TransactionEvent": v201_sessions.transaction_event,
+    "MeterValues": v201_sessions.meter_values,
 }

@@ -17,16 +17,31 @@ import builtins
 import dataclasses
 import itertools
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from evcms.domain.access import ApiKey
+from evcms.domain.charging_sessions import (
+    ChargingSession,
+    SessionEvent,
+    SessionState,
+    SessionStatus,
+)
 from evcms.domain.ids import SiteId, StationId
 from evcms.domain.stations import ConnectorState, Presence, Site, Station, StationInfo
-from evcms.services.ports import AlreadyExists, Clock, Direction, LoggedMessage, NotFound
+from evcms.domain.tokens import IdToken, TokenStatus, TokenType
+from evcms.services.ports import (
+    AlreadyExists,
+    Clock,
+    Direction,
+    LoggedMessage,
+    NotFound,
+    SessionFilter,
+)
 from evcms.storage._sql import utc, utc_or_none
+from evcms.storage.charging import event_from_json, event_to_json
 
 _D = TypeVar("_D")
 
@@ -47,6 +62,13 @@ class MemoryDatabase:
     api_keys: dict[str, ApiKey] = field(default_factory=dict)
     messages: dict[int, LoggedMessage] = field(default_factory=dict)
     next_message_id: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    # Drivers by id: the drivers twin keeps its records here; tokens check their driver_id.
+    drivers: dict[str, Any] = field(default_factory=dict)
+    id_tokens: dict[str, IdToken] = field(default_factory=dict)
+    charging_sessions: dict[int, ChargingSession] = field(default_factory=dict)
+    session_start_keys: dict[tuple[StationId, str], int] = field(default_factory=dict)
+    session_events: dict[int, dict[str, SessionEvent]] = field(default_factory=dict)
+    next_session_id: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
 
 class MemorySiteRepository:
@@ -276,3 +298,231 @@ class MemoryMessageLog:
 
     async def close(self) -> None:
         await self.flush()
+
+
+# -- identification tokens and charging sessions ----------------------------------------------
+
+
+
+
+def _normalised_token(token: IdToken) -> IdToken:
+    return _replace(
+        token,
+        type=TokenType(token.type),
+        status=TokenStatus(token.status),
+        created_at=utc(token.created_at),
+        expires_at=utc_or_none(token.expires_at),
+    )
+
+
+class MemoryTokenRepository:
+    """Twin of ``SqlTokenRepository``: a token's ``driver_id`` must be None or a key of
+    ``drivers`` — the drivers twin's dict (``MemoryDriverStore.drivers``) when given, else
+    ``db.drivers``."""
+
+    def __init__(
+        self, db: MemoryDatabase | None = None, *, drivers: Mapping[str, Any] | None = None
+    ) -> None:
+        self.db = db or MemoryDatabase()
+        self._drivers: Mapping[str, Any] = self.db.drivers if drivers is None else drivers
+
+    def _require_driver(self, driver_id: str | None) -> None:
+        if driver_id is not None and driver_id not in self._drivers:
+            raise NotFound(f"driver {driver_id!r} does not exist")
+
+    async def add(self, token: IdToken) -> None:
+        token = _normalised_token(token)
+        if token.id in self.db.id_tokens:
+            raise AlreadyExists(f"token {token.id!r} already exists")
+        self._require_driver(token.driver_id)
+        self.db.id_tokens[token.id] = token
+
+    async def get(self, token_id: str) -> IdToken | None:
+        return self.db.id_tokens.get(token_id)
+
+    async def update(self, token: IdToken) -> None:
+        token = _normalised_token(token)
+        self._require_driver(token.driver_id)
+        stored = self.db.id_tokens.get(token.id)
+        if stored is None:
+            raise NotFound(f"token {token.id!r} does not exist")
+        self.db.id_tokens[token.id] = _replace(token, created_at=stored.created_at)
+
+    async def delete(self, token_id: str) -> bool:
+        return self.db.id_tokens.pop(token_id, None) is not None
+
+    async def list(
+        self, *, driver_id: str | None = None, limit: int = 100, after_id: str | None = None
+    ) -> builtins.list[IdToken]:
+        if limit <= 0:
+            return []
+        found = [
+            self.db.id_tokens[key]
+            for key in sorted(self.db.id_tokens)
+            if (after_id is None or key > after_id)
+            and (driver_id is None or self.db.id_tokens[key].driver_id == driver_id)
+        ]
+        return found[:limit]
+
+
+def _normalised_state(state: SessionState) -> SessionState:
+    """Times in UTC (naive ones refused) and enum values as the SQL twin gives them back."""
+    return _replace(
+        state,
+        status=SessionStatus(state.status),
+        started_at=utc_or_none(state.started_at),
+        ended_at=utc_or_none(state.ended_at),
+        last_at=utc_or_none(state.last_at),
+        last_sample_at=utc_or_none(state.last_sample_at),
+    )
+
+
+class MemoryChargingSessionRepository:
+    """Twin of ``SqlChargingSessionRepository``: the same idempotency, ordering and errors.
+
+    Events are stored as what their JSON gives back (``event_from_json(event_to_json(e))``), so
+    they normalise exactly like the SQL ones.
+    """
+
+    def __init__(self, db: MemoryDatabase | None = None) -> None:
+        self.db = db or MemoryDatabase()
+
+    def _existing(
+        self, station_id: StationId, transaction_id: str | None, start_key: str | None
+    ) -> ChargingSession | None:
+        if transaction_id is not None:
+            for session in self.db.charging_sessions.values():
+                if session.station_id == station_id and session.transaction_id == transaction_id:
+                    return session
+        if start_key is not None:
+            session_id = self.db.session_start_keys.get((station_id, start_key))
+            if session_id is not None:
+                return self.db.charging_sessions[session_id]
+        return None
+
+    async def create(
+        self,
+        *,
+        station_id: StationId,
+        evse_id: int,
+        connector_id: int,
+        ocpp_version: str,
+        transaction_id: str | None,
+        start_key: str | None,
+        driver_id: str | None,
+        at: datetime,
+    ) -> tuple[ChargingSession, bool]:
+        at = utc(at)
+        found = self._existing(station_id, transaction_id, start_key)
+        if found is not None:
+            return found, False
+        session_id = next(self.db.next_session_id)
+        session = ChargingSession(
+            id=session_id,
+            station_id=station_id,
+            transaction_id=transaction_id if transaction_id is not None else str(session_id),
+            state=SessionState(),
+            evse_id=evse_id,
+            connector_id=connector_id,
+            created_at=at,
+            updated_at=at,
+            driver_id=driver_id,
+            ocpp_version=ocpp_version,
+        )
+        self.db.charging_sessions[session_id] = session
+        self.db.session_events[session_id] = {}
+        if start_key is not None:
+            self.db.session_start_keys[(station_id, start_key)] = session_id
+        return session, True
+
+    async def get(self, session_id: int) -> ChargingSession | None:
+        return self.db.charging_sessions.get(session_id)
+
+    async def find(self, station_id: StationId, transaction_id: str) -> ChargingSession | None:
+        return self._existing(station_id, transaction_id, None)
+
+    async def has_event(self, session_id: int, key: str) -> bool:
+        return key in self.db.session_events.get(session_id, {})
+
+    async def events(self, session_id: int) -> builtins.list[SessionEvent]:
+        stored = self.db.session_events.get(session_id, {})
+        return sorted(stored.values(), key=lambda e: (e.seq_no, e.at, e.key))
+
+    async def record(
+        self, session_id: int, event: SessionEvent, state: SessionState, at: datetime
+    ) -> bool:
+        stored_event = event_from_json(event_to_json(event))
+        state = _normalised_state(state)
+        at = utc(at)
+        session = self.db.charging_sessions.get(session_id)
+        if session is None:
+            raise NotFound(f"session {session_id} does not exist")
+        events = self.db.session_events[session_id]
+        if event.key in events:
+            return False
+        events[event.key] = stored_event
+        self.db.charging_sessions[session_id] = _replace(session, state=state, updated_at=at)
+        return True
+
+    async def save_state(
+        self,
+        session_id: int,
+        state: SessionState,
+        at: datetime,
+        *,
+        driver_id: str | None = None,
+        closed_by: str | None = None,
+        close_note: str | None = None,
+    ) -> None:
+        state = _normalised_state(state)
+        at = utc(at)
+        session = self.db.charging_sessions.get(session_id)
+        if session is None:
+            raise NotFound(f"session {session_id} does not exist")
+        changes: dict[str, object] = {"state": state, "updated_at": at}
+        for name, value in (
+            ("driver_id", driver_id),
+            ("closed_by", closed_by),
+            ("close_note", close_note),
+        ):
+            if value is not None:
+                changes[name] = value
+        self.db.charging_sessions[session_id] = _replace(session, **changes)
+
+    async def active(
+        self, *, station_id: StationId | None = None, id_token: str | None = None
+    ) -> builtins.list[ChargingSession]:
+        return [
+            self.db.charging_sessions[key]
+            for key in sorted(self.db.charging_sessions)
+            if self.db.charging_sessions[key].state.status is SessionStatus.ACTIVE
+            and (station_id is None or self.db.charging_sessions[key].station_id == station_id)
+            and (id_token is None or self.db.charging_sessions[key].state.id_token == id_token)
+        ]
+
+    async def list(
+        self, filter: SessionFilter, *, limit: int = 100, before_id: int | None = None
+    ) -> builtins.list[ChargingSession]:
+        if limit <= 0:
+            return []
+        started_from = utc_or_none(filter.started_from)
+        started_until = utc_or_none(filter.started_until)
+        found: builtins.list[ChargingSession] = []
+        for key in sorted(self.db.charging_sessions, reverse=True):
+            if before_id is not None and key >= before_id:
+                continue
+            session = self.db.charging_sessions[key]
+            started = session.state.started_at
+            if (
+                (filter.station_id is not None and session.station_id != filter.station_id)
+                or (filter.driver_id is not None and session.driver_id != filter.driver_id)
+                or (filter.id_token is not None and session.state.id_token != filter.id_token)
+                or (filter.status is not None and session.state.status != filter.status)
+                or (started_from is not None and (started is None or started < started_from))
+                or (started_until is not None and (started is None or started >= started_until))
+            ):
+                continue
+            found.append(session)
+            if len(found) == limit:
+                break
+        return found

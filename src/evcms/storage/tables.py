@@ -314,6 +314,10 @@ charging_sessions = Table(
     Column("soc_percent", ExactDecimal(), nullable=True),
     Column("last_sample_at", UTCDateTime(), nullable=True),
     Column("seen_start", Boolean(), nullable=False, default=False),
+    # SessionState.evse_id / connector_id: what the station's events said (None until one did);
+    # evse_id / connector_id above are the session's identity, given when it was created.
+    Column("state_evse_id", Integer(), nullable=True),
+    Column("state_connector_id", Integer(), nullable=True),
     Column("closed_by", String(200), nullable=True),
     Column("close_note", String(1000), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),

@@ -7,9 +7,10 @@ from importlib.metadata import PackageNotFoundError, version
 from fastapi import APIRouter, Depends, FastAPI
 
 from evcms.web import console, probes
-from evcms.web.api import api_keys, sites, stations
+from evcms.web.api import api_keys, drivers, sessions, sites, stations, tokens
 from evcms.web.auth import current_key
 from evcms.web.deps import WebDeps
+from evcms.web.driver_auth import refuse_driver_tokens
 from evcms.web.errors import install_error_handlers
 
 API_PREFIX = "/api/v1"
@@ -48,12 +49,20 @@ def create_app(deps: WebDeps) -> FastAPI:
     )
     app.state.deps = deps
     install_error_handlers(app)
+    drivers.install_error_handlers(app)
 
-    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(current_key)])
+    api = APIRouter(
+        prefix=API_PREFIX, dependencies=[Depends(refuse_driver_tokens), Depends(current_key)]
+    )
     api.include_router(sites.router)
     api.include_router(stations.router)
     api.include_router(api_keys.router)
+    api.include_router(tokens.router)
+    api.include_router(sessions.router)
     app.include_router(api)
+    app.include_router(drivers.router, prefix=API_PREFIX)  # its own driver/operator auth
+    app.include_router(tokens.me_router, prefix=API_PREFIX)  # driver tokens (drv_...)
+    app.include_router(sessions.me_router, prefix=API_PREFIX)
     app.include_router(probes.router)
     app.include_router(console.router)
     return app

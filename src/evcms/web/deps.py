@@ -9,9 +9,12 @@ from typing import Any
 from fastapi import Request
 
 from evcms.services.access import AccessControl
+from evcms.services.charging import Charging
+from evcms.services.drivers import DriverAccounts
 from evcms.services.network import NetworkAdmin
-from evcms.services.ports import MessageLog
+from evcms.services.ports import Clock, MessageLog
 from evcms.services.remote_operations import RemoteOperations
+from evcms.services.tokens import TokenAdmin
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +29,13 @@ class WebDeps:
     health: Callable[[], Awaitable[dict[str, Any]]]
     # where stations connect, with a "{station_id}" placeholder: "ws://127.0.0.1:9000/ocpp/{station_id}"
     ocpp_url: str
+    # driver accounts (/api/v1/drivers, /api/v1/me); None: those endpoints answer 503
+    drivers: DriverAccounts | None = None
+    # tokens and charging sessions (/tokens, /sessions); None: those endpoints answer 503
+    charging: Charging | None = None
+    tokens: TokenAdmin | None = None
+    # what "now" is for durations of active sessions; None: the system clock
+    clock: Clock | None = None
 
 
 def web_deps(request: Request) -> WebDeps:

@@ -120,6 +120,8 @@ def upgrade() -> None:
         sa.Column("soc_percent", _decimal(), nullable=True),
         sa.Column("last_sample_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("seen_start", sa.Boolean(), nullable=False),
+        sa.Column("state_evse_id", sa.Integer(), nullable=True),
+        sa.Column("state_connector_id", sa.Integer(), nullable=True),
         sa.Column("closed_by", sa.String(length=200), nullable=True),
         sa.Column("close_note", sa.String(length=1000), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

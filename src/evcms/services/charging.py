@@ -1,0 +1,333 @@
+"""Charging sessions: authorisation, start, updates, stop, remote start/stop, force-close.
+
+Version-neutral: the station gateway turns 1.6 StartTransaction / MeterValues / StopTransaction
+and 2.0.1 TransactionEvent into ``SessionEvent``s and calls ``record``. Every event is stored
+once per key together with the state it leads to (see ``domain.charging_sessions``), so retries
+and offline replays never create a second session or count energy twice, and out-of-order events
+end in the same state as in-order ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from evcms.domain.charging_sessions import (
+    STOP_SEQ,
+    ChargingSession,
+    EventKind,
+    SessionEvent,
+    SessionStatus,
+    apply_or_refold,
+)
+from evcms.domain.events import SessionEnded, SessionStarted, SessionUpdated
+from evcms.domain.ids import StationId
+from evcms.domain.stations import ConnectorStatus
+from evcms.domain.tokens import (
+    Authorization,
+    AuthorizationStatus,
+    IdToken,
+    TokenType,
+    authorize,
+)
+from evcms.services.ports import (
+    ChargingSessionRepository,
+    Clock,
+    CommandOutcome,
+    CommandReply,
+    EventBus,
+    SessionFilter,
+    StationRepository,
+    TokenRepository,
+)
+
+log = logging.getLogger(__name__)
+
+# Synthetic events evcms adds itself sort just before a station's own stop, so a stop the station
+# delivers later still wins.
+EVCMS_STOP_SEQ = STOP_SEQ - 1
+FREE_VEND_TOKEN_TYPES = frozenset({TokenType.NO_AUTHORIZATION})
+STARTABLE = frozenset({ConnectorStatus.AVAILABLE, ConnectorStatus.PREPARING})
+
+
+class ChargingError(Exception):
+    """A request that cannot be done; ``status`` is an HTTP-like hint for adapters."""
+
+    def __init__(self, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRef:
+    """A token as a station presented it."""
+
+    id: str
+    type: TokenType | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    session: ChargingSession
+    authorization: Authorization | None  # for events that carried a token
+    duplicate: bool  # the event had been stored before: nothing changed
+
+
+class StationSessionCommands(Protocol):
+    """Version-neutral session commands to a station (implemented by the station gateway)."""
+
+    async def remote_start(
+        self,
+        station_id: StationId,
+        *,
+        evse_id: int,
+        token: IdToken,
+        remote_start_id: int,
+    ) -> CommandReply: ...
+
+    async def remote_stop(self, station_id: StationId, transaction_id: str) -> CommandReply: ...
+
+    async def transaction_status(
+        self, station_id: StationId, transaction_id: str
+    ) -> CommandReply: ...
+
+
+class Charging:
+    def __init__(
+        self,
+        *,
+        sessions: ChargingSessionRepository,
+        tokens: TokenRepository,
+        stations: StationRepository,
+        commands: StationSessionCommands,
+        events: EventBus,
+        clock: Clock,
+    ) -> None:
+        self._sessions = sessions
+        self._tokens = tokens
+        self._stations = stations
+        self._commands = commands
+        self._events = events
+        self._clock = clock
+
+    # -- authorisation ------------------------------------------------------------------
+
+    async def authorize(
+        self, token: TokenRef, *, starting: bool = True, session_id: int | None = None
+    ) -> Authorization:
+        """The verdict for ``token`` now (Authorize, and the idTagInfo of transaction answers)."""
+        if token.type in FREE_VEND_TOKEN_TYPES:
+            return Authorization(AuthorizationStatus.ACCEPTED)
+        stored = await self._tokens.get(token.id)
+        active = 0
+        if starting and stored is not None and stored.max_concurrent:
+            active = sum(1 for s in await self._sessions.active(id_token=token.id) if s.id != session_id)
+        return authorize(
+            stored,
+            now=self._clock.now(),
+            active_sessions=active,
+            starting=starting,
+            token_type=token.type,
+        )
+
+    # -- station messages ---------------------------------------------------------------
+
+    async def record(
+        self,
+        *,
+        station_id: StationId,
+        ocpp_version: str,
+        transaction_id: str | None,
+        event: SessionEvent,
+        evse_id: int,
+        connector_id: int,
+        start_key: str | None = None,
+        token: TokenRef | None = None,
+    ) -> Recorded:
+        """Store one station event of a session, creating the session when it is new.
+
+        ``transaction_id`` None asks evcms to assign one (1.6 StartTransaction; ``start_key``
+        makes a retried start find its session again).
+        """
+        now = self._clock.now()
+        driver_id = None
+        if token is not None and event.kind is EventKind.STARTED:
+            stored = await self._tokens.get(token.id)
+            driver_id = stored.driver_id if stored is not None else None
+        session = None
+        if transaction_id is not None:
+            session = await self._sessions.find(station_id, transaction_id)
+        created = False
+        if session is None:
+            session, created = await self._sessions.create(
+                station_id=station_id,
+                evse_id=evse_id,
+                connector_id=connector_id,
+                ocpp_version=ocpp_version,
+                transaction_id=transaction_id,
+                start_key=start_key,
+                driver_id=driver_id,
+                at=now,
+            )
+        authorization = None
+        if token is not None:
+            authorization = await self.authorize(
+                token, starting=event.kind is EventKind.STARTED, session_id=session.id
+            )
+        if await self._sessions.has_event(session.id, event.key):
+            return Recorded(session, authorization, duplicate=True)
+        all_events = None
+        if not session.state.follows(event):
+            all_events = await self._sessions.events(session.id)
+        state = apply_or_refold(session.state, event, all_events)
+        stored_now = await self._sessions.record(session.id, event, state, now)
+        if not stored_now:  # the same event raced in through another path
+            current = await self._sessions.get(session.id)
+            return Recorded(current or session, authorization, duplicate=True)
+        if driver_id is None and session.driver_id is None and token is not None:
+            tok = await self._tokens.get(token.id)
+            if tok is not None and tok.driver_id is not None:
+                await self._sessions.save_state(session.id, state, now, driver_id=tok.driver_id)
+        updated = await self._sessions.get(session.id)
+        assert updated is not None
+        self._publish(updated, created, session.state.status)
+        return Recorded(updated, authorization, duplicate=False)
+
+    async def find(self, station_id: StationId, transaction_id: str) -> ChargingSession | None:
+        return await self._sessions.find(station_id, transaction_id)
+
+    async def active_on(self, station_id: StationId, evse_id: int) -> ChargingSession | None:
+        for session in await self._sessions.active(station_id=station_id):
+            if session.evse_id == evse_id:
+                return session
+        return None
+
+    async def station_rebooted(
+        self, station_id: StationId, *, booted_at: datetime, ask_station: bool
+    ) -> list[int]:
+        """Close the sessions a station had open before it booted again at ``booted_at``.
+
+        With ``ask_station`` (2.0.1/2.1), GetTransactionStatus tells whether the station still
+        runs the transaction or has messages about it queued; then the session stays open and
+        the station's own events will end it. Sessions that began after the boot are left alone.
+        """
+        closed = []
+        for session in await self._sessions.active(station_id=station_id):
+            if session.created_at >= booted_at:
+                continue
+            if ask_station:
+                reply = await self._commands.transaction_status(station_id, session.transaction_id)
+                if reply.outcome is CommandOutcome.RESULT and reply.payload is not None:
+                    if reply.payload.get("ongoingIndicator") or reply.payload.get("messagesInQueue"):
+                        continue
+            await self._close(session, reason="StationRebooted", by=None, note=None)
+            closed.append(session.id)
+        return closed
+
+    # -- operators and drivers ------------------------------------------------------------
+
+    async def remote_start(
+        self,
+        station_id: StationId,
+        *,
+        evse_id: int,
+        token_id: str,
+        driver_id: str | None = None,
+    ) -> CommandReply:
+        """Ask a station to start charging with a token (a driver may only use their own)."""
+        token = await self._tokens.get(token_id)
+        if token is None:
+            raise ChargingError(f"token {token_id!r} does not exist", 404)
+        if driver_id is not None and token.driver_id != driver_id:
+            raise ChargingError("you can only start with your own token", 403)
+        verdict = await self.authorize(TokenRef(token.id, token.type))
+        if verdict.status is not AuthorizationStatus.ACCEPTED:
+            raise ChargingError(f"token {token_id!r} may not charge now: {verdict.status.value}")
+        states = {
+            (c.evse_id): c.status for c in await self._stations.connector_states(station_id)
+        }
+        status = states.get(evse_id)
+        if status is not None and status not in STARTABLE:
+            raise ChargingError(
+                f"EVSE {evse_id} of {station_id} is {status.value}, not available", 409
+            )
+        if await self.active_on(station_id, evse_id) is not None:
+            raise ChargingError(f"EVSE {evse_id} of {station_id} is already charging", 409)
+        reply = await self._commands.remote_start(
+            station_id, evse_id=evse_id, token=token, remote_start_id=secrets.randbelow(2**31 - 1) + 1
+        )
+        log.info("remote start on %s/%s with %s: %s", station_id, evse_id, token_id, reply.outcome)
+        return reply
+
+    async def remote_stop(self, session_id: int, *, driver_id: str | None = None) -> CommandReply:
+        session = await self._require(session_id, driver_id)
+        if session.state.status is not SessionStatus.ACTIVE:
+            raise ChargingError(f"session {session_id} has already ended", 409)
+        return await self._commands.remote_stop(session.station_id, session.transaction_id)
+
+    async def force_close(self, session_id: int, *, reason: str, by: str) -> ChargingSession:
+        """End a stuck session in evcms without asking the station (audited: who and why)."""
+        if not reason.strip():
+            raise ChargingError("give a reason for closing the session", 422)
+        session = await self._require(session_id, None)
+        if session.state.status is not SessionStatus.ACTIVE:
+            raise ChargingError(f"session {session_id} has already ended", 409)
+        log.warning("session %s force-closed by %s: %s", session_id, by, reason)
+        return await self._close(session, reason="ForceClosed", by=by, note=reason)
+
+    async def session(self, session_id: int, *, driver_id: str | None = None) -> ChargingSession:
+        return await self._require(session_id, driver_id)
+
+    async def events_of(self, session_id: int, *, driver_id: str | None = None) -> list[SessionEvent]:
+        await self._require(session_id, driver_id)
+        return await self._sessions.events(session_id)
+
+    async def list(
+        self, filter: SessionFilter, *, limit: int = 100, before_id: int | None = None
+    ) -> list[ChargingSession]:
+        return await self._sessions.list(filter, limit=limit, before_id=before_id)
+
+    # -- internals -----------------------------------------------------------------------
+
+    async def _require(self, session_id: int, driver_id: str | None) -> ChargingSession:
+        session = await self._sessions.get(session_id)
+        if session is None or (driver_id is not None and session.driver_id != driver_id):
+            raise ChargingError(f"session {session_id} does not exist", 404)
+        return session
+
+    async def _close(
+        self, session: ChargingSession, *, reason: str, by: str | None, note: str | None
+    ) -> ChargingSession:
+        now = self._clock.now()
+        event = SessionEvent(
+            key=f"evcms:{reason}:{now.isoformat()}",
+            kind=EventKind.ENDED,
+            seq_no=EVCMS_STOP_SEQ,
+            at=now,
+            reason=reason,
+        )
+        all_events = await self._sessions.events(session.id)
+        state = apply_or_refold(session.state, event, all_events)
+        await self._sessions.record(session.id, event, state, now)
+        if by is not None:
+            await self._sessions.save_state(session.id, state, now, closed_by=by, close_note=note)
+        updated = await self._sessions.get(session.id)
+        assert updated is not None
+        self._publish(updated, False, session.state.status)
+        return updated
+
+    def _publish(self, session: ChargingSession, created: bool, before: SessionStatus) -> None:
+        if created:
+            self._events.publish(SessionStarted(session))
+        if before is SessionStatus.ACTIVE and session.state.status is SessionStatus.ENDED:
+            self._events.publish(SessionEnded(session))
+        elif not created:
+            self._events.publish(SessionUpdated(session))
+
+
+def started_key(connector_id: int, id_tag: str, timestamp: datetime) -> str:
+    """1.6 StartTransaction's idempotency key: the same start sent again finds its session."""
+    return f"{connector_id}:{id_tag}:{timestamp.isoformat()}"[:160]

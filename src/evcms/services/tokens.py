@@ -1,0 +1,106 @@
+"""Identification tokens: issuing, changing and listing them (operators), and a driver's own."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from evcms.domain.tokens import (
+    IdToken,
+    InvalidToken,
+    TokenStatus,
+    TokenType,
+    check_max_concurrent,
+    check_token_id,
+)
+from evcms.services.ports import Clock, NotFound, TokenRepository
+
+_UNSET = object()
+
+
+class TokenAdmin:
+    def __init__(self, *, tokens: TokenRepository, clock: Clock) -> None:
+        self._tokens = tokens
+        self._clock = clock
+
+    async def issue(
+        self,
+        token_id: str,
+        *,
+        type: TokenType = TokenType.ISO14443,
+        status: TokenStatus = TokenStatus.ACCEPTED,
+        driver_id: str | None = None,
+        group_id: str | None = None,
+        expires_at: datetime | None = None,
+        max_concurrent: int = 1,
+        label: str = "",
+    ) -> IdToken:
+        """Register a token (AlreadyExists if it is; NotFound for an unknown driver)."""
+        _check_expiry(expires_at)
+        token = IdToken(
+            id=check_token_id(token_id),
+            type=type,
+            created_at=self._clock.now(),
+            status=status,
+            driver_id=driver_id,
+            group_id=check_token_id(group_id) if group_id else None,
+            expires_at=expires_at,
+            max_concurrent=check_max_concurrent(max_concurrent),
+            label=label,
+        )
+        await self._tokens.add(token)
+        return token
+
+    async def get(self, token_id: str, *, driver_id: str | None = None) -> IdToken:
+        token = await self._tokens.get(token_id)
+        if token is None or (driver_id is not None and token.driver_id != driver_id):
+            raise NotFound(f"token {token_id!r} does not exist")
+        return token
+
+    async def change(
+        self,
+        token_id: str,
+        *,
+        status: TokenStatus | None = None,
+        driver_id: str | object | None = _UNSET,
+        group_id: str | object | None = _UNSET,
+        expires_at: datetime | object | None = _UNSET,
+        max_concurrent: int | None = None,
+        label: str | None = None,
+    ) -> IdToken:
+        token = await self.get(token_id)
+        changes: dict[str, object] = {}
+        if status is not None:
+            changes["status"] = status
+        if driver_id is not _UNSET:
+            changes["driver_id"] = driver_id
+        if group_id is not _UNSET:
+            changes["group_id"] = check_token_id(group_id) if isinstance(group_id, str) else None
+        if expires_at is not _UNSET:
+            _check_expiry(expires_at)  # type: ignore[arg-type]
+            changes["expires_at"] = expires_at
+        if max_concurrent is not None:
+            changes["max_concurrent"] = check_max_concurrent(max_concurrent)
+        if label is not None:
+            changes["label"] = label
+        updated = replace(token, **changes)  # type: ignore[arg-type]
+        await self._tokens.update(updated)
+        return updated
+
+    async def block(self, token_id: str, *, driver_id: str | None = None) -> IdToken:
+        """Block a token (a driver may block their own lost card)."""
+        await self.get(token_id, driver_id=driver_id)
+        return await self.change(token_id, status=TokenStatus.BLOCKED)
+
+    async def remove(self, token_id: str) -> bool:
+        return await self._tokens.delete(token_id)
+
+    async def list(
+        self, *, driver_id: str | None = None, limit: int = 100, after_id: str | None = None
+    ) -> list[IdToken]:
+        return await self._tokens.list(driver_id=driver_id, limit=limit, after_id=after_id)
+
+
+def _check_expiry(expires_at: datetime | None) -> None:
+    if expires_at is not None and (expires_at.tzinfo is None or expires_at.utcoffset() is None):
+        raise InvalidToken("expires_at needs a time zone, e.g. 2027-01-01T00:00:00Z")
