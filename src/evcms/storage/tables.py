@@ -345,3 +345,48 @@ session_events = Table(
     Column("received_at", UTCDateTime(), nullable=False),
     Column("data", Text(), nullable=False),  # the event as JSON: samples, meter, token, reason
 )
+
+# Reservations: the id is the OCPP reservationId (an integer in 1.6, 2.0.1 and 2.1).
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("station_id", String(STATION_ID_LENGTH), nullable=False),
+    Column("evse_id", Integer(), nullable=False),  # 0: any EVSE of the station (1.6 connector 0)
+    Column("id_token", String(TOKEN_ID_LENGTH), nullable=False),
+    Column("group_id", String(TOKEN_ID_LENGTH), nullable=True),
+    Column("driver_id", String(DRIVER_ID_LENGTH), nullable=True, index=True),
+    Column("status", String(16), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("session_id", BigInteger(), nullable=True),
+    Column("created_by", String(200), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_reservations_station_id_status", "station_id", "status"),
+    sqlite_autoincrement=True,
+)
+
+# Local authorisation lists: what each station was last sent, so updates can be differential.
+local_lists = Table(
+    "local_lists",
+    metadata,
+    Column("station_id", String(STATION_ID_LENGTH), primary_key=True),
+    Column("version", Integer(), nullable=False),
+    Column("status", String(16), nullable=False),  # in_sync | pending | failed
+    Column("synced_at", UTCDateTime(), nullable=True),
+    Column("error", String(500), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+local_list_entries = Table(
+    "local_list_entries",
+    metadata,
+    Column(
+        "station_id",
+        String(STATION_ID_LENGTH),
+        ForeignKey("local_lists.station_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("token_id", String(TOKEN_ID_LENGTH), primary_key=True),
+    Column("info", Text(), nullable=False),  # the idTagInfo / idTokenInfo sent, as JSON
+)
