@@ -47,6 +47,9 @@ class AuthorizationStatus(enum.StrEnum):
     INVALID = "Invalid"
     CONCURRENT_TX = "ConcurrentTx"
     UNKNOWN = "Unknown"  # 2.0.1 only; 1.6 says Invalid
+    # 2.0.1 only; 1.6 says Invalid. A valid token refused for now: the EVSE is reserved for
+    # another token.
+    NOT_AT_THIS_TIME = "NotAtThisTime"
 
 
 class InvalidToken(ValueError):
@@ -127,9 +130,12 @@ def _compatible(registered: TokenType, presented: TokenType) -> bool:
     return registered in rfid and presented in rfid
 
 
+_NOT_IN_V16 = frozenset({AuthorizationStatus.UNKNOWN, AuthorizationStatus.NOT_AT_THIS_TIME})
+
+
 def status_for_v16(status: AuthorizationStatus) -> str:
-    """1.6's AuthorizationStatus has no Unknown: an unknown idTag is Invalid."""
-    return "Invalid" if status is AuthorizationStatus.UNKNOWN else status.value
+    """1.6's AuthorizationStatus has no Unknown nor NotAtThisTime: those idTags are Invalid."""
+    return "Invalid" if status in _NOT_IN_V16 else status.value
 
 
 __all__ = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -112,6 +112,7 @@ class Charging:
         self._commands = commands
         self._events = events
         self._clock = clock
+        self._active: dict[tuple[StationId, str], ChargingSession] = {}
 
     # -- authorisation ------------------------------------------------------------------
 
@@ -119,9 +120,14 @@ class Charging:
         self, token: TokenRef, *, starting: bool = True, session_id: int | None = None
     ) -> Authorization:
         """The verdict for ``token`` now (Authorize, and the idTagInfo of transaction answers)."""
+        stored = None if token.type in FREE_VEND_TOKEN_TYPES else await self._tokens.get(token.id)
+        return await self._decide(token, stored, starting=starting, session_id=session_id)
+
+    async def _decide(
+        self, token: TokenRef, stored: IdToken | None, *, starting: bool, session_id: int | None
+    ) -> Authorization:
         if token.type in FREE_VEND_TOKEN_TYPES:
             return Authorization(AuthorizationStatus.ACCEPTED)
-        stored = await self._tokens.get(token.id)
         active = 0
         if starting and stored is not None and stored.max_concurrent:
             active = sum(1 for s in await self._sessions.active(id_token=token.id) if s.id != session_id)
@@ -153,13 +159,14 @@ class Charging:
         makes a retried start find its session again).
         """
         now = self._clock.now()
-        driver_id = None
-        if token is not None and event.kind is EventKind.STARTED:
-            stored = await self._tokens.get(token.id)
-            driver_id = stored.driver_id if stored is not None else None
+        starting = event.kind is EventKind.STARTED
+        stored_token = None
+        if token is not None and token.type not in FREE_VEND_TOKEN_TYPES:
+            stored_token = await self._tokens.get(token.id)
+        token_driver = stored_token.driver_id if stored_token is not None else None
         session = None
         if transaction_id is not None:
-            session = await self._sessions.find(station_id, transaction_id)
+            session = await self.find(station_id, transaction_id)
         created = False
         if session is None:
             session, created = await self._sessions.create(
@@ -169,35 +176,54 @@ class Charging:
                 ocpp_version=ocpp_version,
                 transaction_id=transaction_id,
                 start_key=start_key,
-                driver_id=driver_id,
+                driver_id=token_driver,
                 at=now,
             )
         authorization = None
         if token is not None:
-            authorization = await self.authorize(
-                token, starting=event.kind is EventKind.STARTED, session_id=session.id
+            authorization = await self._decide(
+                token, stored_token, starting=starting, session_id=session.id
             )
-        if await self._sessions.has_event(session.id, event.key):
-            return Recorded(session, authorization, duplicate=True)
+        # The usual case — the next event of a session — costs one write and no reads. An event
+        # that does not follow the ones applied is either a repeat (stored already) or late.
         all_events = None
         if not session.state.follows(event):
+            if await self._sessions.has_event(session.id, event.key):
+                return Recorded(session, authorization, duplicate=True)
             all_events = await self._sessions.events(session.id)
         state = apply_or_refold(session.state, event, all_events)
-        stored_now = await self._sessions.record(session.id, event, state, now)
-        if not stored_now:  # the same event raced in through another path
-            current = await self._sessions.get(session.id)
+        if not await self._sessions.record(session.id, event, state, now):
+            current = await self._sessions.get(session.id)  # the same event raced in
+            self._remember(current)
             return Recorded(current or session, authorization, duplicate=True)
-        if driver_id is None and session.driver_id is None and token is not None:
-            tok = await self._tokens.get(token.id)
-            if tok is not None and tok.driver_id is not None:
-                await self._sessions.save_state(session.id, state, now, driver_id=tok.driver_id)
-        updated = await self._sessions.get(session.id)
-        assert updated is not None
+        driver_id = session.driver_id
+        if driver_id is None and token_driver is not None:  # a token learned mid-session
+            await self._sessions.save_state(session.id, state, now, driver_id=token_driver)
+            driver_id = token_driver
+        updated = replace(session, state=state, updated_at=now, driver_id=driver_id)
+        self._remember(updated)
         self._publish(updated, created, session.state.status)
         return Recorded(updated, authorization, duplicate=False)
 
+    def _remember(self, session: ChargingSession | None) -> None:
+        """Keep active sessions of stations connected here in memory: their next event then
+        needs no read. Only this node writes a session's station events (its connection is
+        here); operator actions on a session go through this service too."""
+        if session is None:
+            return
+        key = (session.station_id, session.transaction_id)
+        if session.state.status is SessionStatus.ACTIVE:
+            self._active[key] = session
+        else:
+            self._active.pop(key, None)
+
     async def find(self, station_id: StationId, transaction_id: str) -> ChargingSession | None:
-        return await self._sessions.find(station_id, transaction_id)
+        cached = self._active.get((station_id, transaction_id))
+        if cached is not None:
+            return cached
+        session = await self._sessions.find(station_id, transaction_id)
+        self._remember(session)
+        return session
 
     async def active_on(self, station_id: StationId, evse_id: int) -> ChargingSession | None:
         for session in await self._sessions.active(station_id=station_id):
@@ -316,6 +342,7 @@ class Charging:
             await self._sessions.save_state(session.id, state, now, closed_by=by, close_note=note)
         updated = await self._sessions.get(session.id)
         assert updated is not None
+        self._remember(updated)
         self._publish(updated, False, session.state.status)
         return updated
 
