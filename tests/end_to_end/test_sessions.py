@@ -14,6 +14,7 @@ from ocpp.routing import on
 from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as c16
 from ocpp.v16 import call_result as r16
+from ocpp.v21 import call as c21
 from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call as c201
 from ocpp.v201 import call_result as r201
@@ -21,6 +22,7 @@ from ocpp.v201 import call_result as r201
 from evcms.domain.tokens import TokenStatus, TokenType
 
 PASSWORD = "s3cret-station-password"
+CALLS = {"ocpp2.0.1": c201, "ocpp2.1": c21}
 
 
 def ts(minutes: float) -> str:
@@ -109,11 +111,13 @@ async def test_v16_full_session_with_an_rfid_card(cards):
     assert done["started_at"].startswith("2026-11-24T10:00:00")
 
 
-async def test_v201_full_session_with_an_rfid_card(cards):
+@pytest.mark.parametrize("version", ["ocpp2.0.1", "ocpp2.1"])
+async def test_v201_full_session_with_an_rfid_card(cards, version):
     h = cards
+    c201 = CALLS[version]
     await h.add_station("S201-1", password=PASSWORD)
     card = {"id_token": "CARD-OK", "type": "ISO14443"}
-    async with h.connect("S201-1", "ocpp2.0.1", PASSWORD) as cp:
+    async with h.connect("S201-1", version, PASSWORD) as cp:
         await cp.call(c201.BootNotification(
             charging_station={"model": "M", "vendor_name": "V"}, reason="PowerUp"))
         auth = await cp.call(c201.Authorize(id_token=card))
@@ -128,7 +132,7 @@ async def test_v201_full_session_with_an_rfid_card(cards):
             await cp.call(c201.TransactionEvent(
                 event_type="Updated", timestamp=ts(minute), trigger_reason="MeterValuePeriodic",
                 seq_no=seq, transaction_info={"transaction_id": "TX-A", "charging_state": "Charging"},
-                meter_value=[mv201(minute, kwh)],
+                meter_value=[mv201(minute, kwh)], number_of_phases_used=3,
             ))
         await cp.call(c201.TransactionEvent(
             event_type="Ended", timestamp=ts(3), trigger_reason="EVDeparted", seq_no=3,
@@ -139,6 +143,8 @@ async def test_v201_full_session_with_an_rfid_card(cards):
     assert done["status"] == "Ended"
     assert Decimal(done["energy_wh"]) == 2000
     assert Decimal(done["soc_percent"]) == 75
+    assert done["number_of_phases"] == 3
+    assert done["ocpp_version"] == version
     assert done["stop_reason"] == "EVDisconnected"
     assert (done["evse_id"], done["connector_id"]) == (1, 1)
 

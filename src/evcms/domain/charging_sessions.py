@@ -59,6 +59,7 @@ class SessionEvent:
     charging_state: str | None = None
     evse_id: int | None = None
     connector_id: int | None = None
+    number_of_phases: int | None = None  # 2.0.1 numberOfPhasesUsed
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,7 @@ class SessionState:
     last_at: datetime | None = None
     offline: bool = False
     charging_state: str | None = None
+    number_of_phases: int | None = None
     power_w: Decimal | None = None
     soc_percent: Decimal | None = None
     last_sample_at: datetime | None = None
@@ -163,6 +165,8 @@ def apply(state: SessionState, event: SessionEvent) -> SessionState:
         changes["offline"] = True
     if event.charging_state is not None:
         changes["charging_state"] = event.charging_state
+    if event.number_of_phases is not None:
+        changes["number_of_phases"] = event.number_of_phases
     for name in ("evse_id", "connector_id"):
         value = getattr(event, name)
         if value is not None and getattr(state, name) is None:

@@ -95,6 +95,28 @@ class StationSessionCommands(Protocol):
     ) -> CommandReply: ...
 
 
+class SessionReservations(Protocol):
+    """Reservations as session starts see them (implemented by ``services.reservations``)."""
+
+    async def admit_start(
+        self,
+        *,
+        station_id: StationId,
+        evse_id: int,
+        token_id: str,
+        group_id: str | None,
+        reservation_id: int | None,
+        session_id: int,
+    ) -> bool:
+        """False when a reservation for another token holds the EVSE; a reservation the start
+        uses becomes Used with ``session_id``."""
+        ...
+
+    async def station_reported(
+        self, station_id: StationId, reservation_id: int, update: str
+    ) -> object: ...
+
+
 class Charging:
     def __init__(
         self,
@@ -105,6 +127,7 @@ class Charging:
         commands: StationSessionCommands,
         events: EventBus,
         clock: Clock,
+        reservations: SessionReservations | None = None,
     ) -> None:
         self._sessions = sessions
         self._tokens = tokens
@@ -112,6 +135,7 @@ class Charging:
         self._commands = commands
         self._events = events
         self._clock = clock
+        self._reservations = reservations
         self._active: dict[tuple[StationId, str], ChargingSession] = {}
 
     # -- authorisation ------------------------------------------------------------------
@@ -152,11 +176,13 @@ class Charging:
         connector_id: int,
         start_key: str | None = None,
         token: TokenRef | None = None,
+        reservation_id: int | None = None,
     ) -> Recorded:
         """Store one station event of a session, creating the session when it is new.
 
         ``transaction_id`` None asks evcms to assign one (1.6 StartTransaction; ``start_key``
-        makes a retried start find its session again).
+        makes a retried start find its session again). ``reservation_id`` is the reservation the
+        station says the start uses (1.6 StartTransaction / 2.0.1 TransactionEvent reservationId).
         """
         now = self._clock.now()
         starting = event.kind is EventKind.STARTED
@@ -184,6 +210,10 @@ class Charging:
             authorization = await self._decide(
                 token, stored_token, starting=starting, session_id=session.id
             )
+            if starting and not event.offline:
+                authorization = await self._check_reservations(
+                    authorization, station_id, evse_id, token, reservation_id, session.id
+                )
         # The usual case — the next event of a session — costs one write and no reads. An event
         # that does not follow the ones applied is either a repeat (stored already) or late.
         all_events = None
@@ -216,6 +246,40 @@ class Charging:
             self._active[key] = session
         else:
             self._active.pop(key, None)
+
+    async def _check_reservations(
+        self,
+        authorization: Authorization,
+        station_id: StationId,
+        evse_id: int,
+        token: TokenRef,
+        reservation_id: int | None,
+        session_id: int,
+    ) -> Authorization:
+        """An accepted start on an EVSE reserved for another token is refused NotAtThisTime
+        (1.6: Invalid). Stations refuse such tokens themselves; this is the safety net. Offline
+        starts are left alone: the station decided while it could not ask."""
+        if self._reservations is None or authorization.status is not AuthorizationStatus.ACCEPTED:
+            return authorization
+        admitted = await self._reservations.admit_start(
+            station_id=station_id,
+            evse_id=evse_id,
+            token_id=token.id,
+            group_id=authorization.group_id,
+            reservation_id=reservation_id,
+            session_id=session_id,
+        )
+        if admitted:
+            return authorization
+        log.info("start on reserved %s/%s with %s refused", station_id, evse_id, token.id)
+        return replace(authorization, status=AuthorizationStatus.NOT_AT_THIS_TIME)
+
+    async def reservation_status_update(
+        self, station_id: StationId, reservation_id: int, update: str
+    ) -> None:
+        """2.0.1 / 2.1 ReservationStatusUpdate (Expired, Removed): handed to the reservations."""
+        if self._reservations is not None:
+            await self._reservations.station_reported(station_id, reservation_id, update)
 
     async def find(self, station_id: StationId, transaction_id: str) -> ChargingSession | None:
         cached = self._active.get((station_id, transaction_id))

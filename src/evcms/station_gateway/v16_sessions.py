@@ -117,6 +117,7 @@ async def start_transaction(ctx: StationContext, payload: Payload) -> Payload:
         evse_id=connector_id,
         connector_id=1,
         token=TokenRef(id_tag),
+        reservation_id=payload.get("reservationId"),
     )
     assert recorded.authorization is not None
     return {

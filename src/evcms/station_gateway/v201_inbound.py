@@ -54,6 +54,14 @@ async def status_notification(ctx: StationContext, payload: Payload) -> Payload:
     return {}
 
 
+async def reservation_status_update(ctx: StationContext, payload: Payload) -> Payload:
+    """The station ended a reservation itself: Expired, Removed (2.1 also NoTransaction)."""
+    await ctx.services.charging.reservation_status_update(
+        ctx.station_id, payload["reservationId"], payload["reservationUpdateStatus"]
+    )
+    return {}
+
+
 ROUTES: RouteTable = {
     "BootNotification": boot_notification,
     "Heartbeat": heartbeat,
@@ -61,4 +69,5 @@ ROUTES: RouteTable = {
     "Authorize": v201_sessions.authorize,
     "TransactionEvent": v201_sessions.transaction_event,
     "MeterValues": v201_sessions.meter_values,
+    "ReservationStatusUpdate": reservation_status_update,
 }

@@ -103,6 +103,7 @@ async def transaction_event(ctx: StationContext, payload: Payload) -> Payload:
         reason=transaction.get("stoppedReason") if kind is EventKind.ENDED else payload["triggerReason"],
         offline=bool(payload.get("offline", False)),
         charging_state=transaction.get("chargingState"),
+        number_of_phases=payload.get("numberOfPhasesUsed"),
         evse_id=evse.get("id"),
         connector_id=evse.get("connectorId"),
     )
@@ -116,6 +117,7 @@ async def transaction_event(ctx: StationContext, payload: Payload) -> Payload:
         evse_id=evse_id,
         connector_id=connector_id,
         token=token,
+        reservation_id=payload.get("reservationId"),
     )
     answer: Payload = {}
     if recorded.authorization is not None:

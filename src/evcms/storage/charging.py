@@ -112,7 +112,9 @@ def event_to_json(event: SessionEvent) -> str:
         data["samples"] = [_sample_to_dict(sample) for sample in event.samples]
     if event.meter_wh is not None:
         data["meter_wh"] = str(event.meter_wh)
-    for name in ("id_token", "reason", "charging_state", "evse_id", "connector_id"):
+    for name in (
+        "id_token", "reason", "charging_state", "evse_id", "connector_id", "number_of_phases"
+    ):
         value = getattr(event, name)
         if value is not None:
             data[name] = value
@@ -138,6 +140,7 @@ def event_from_json(text: str | bytes) -> SessionEvent:
         charging_state=data.get("charging_state"),
         evse_id=data.get("evse_id"),
         connector_id=data.get("connector_id"),
+        number_of_phases=data.get("number_of_phases"),
     )
 
 
@@ -300,6 +303,7 @@ def state_values(state: SessionState) -> dict[str, Any]:
         "last_at": utc_or_none(state.last_at),
         "offline": state.offline,
         "charging_state": state.charging_state,
+        "number_of_phases": state.number_of_phases,
         "power_w": state.power_w,
         "soc_percent": state.soc_percent,
         "last_sample_at": utc_or_none(state.last_sample_at),
@@ -324,6 +328,7 @@ def _state_from_row(row: Row[Any]) -> SessionState:
         last_at=row.last_at,
         offline=row.offline,
         charging_state=row.charging_state,
+        number_of_phases=row.number_of_phases,
         power_w=row.power_w,
         soc_percent=row.soc_percent,
         last_sample_at=row.last_sample_at,

@@ -310,6 +310,7 @@ charging_sessions = Table(
     Column("last_at", UTCDateTime(), nullable=True),
     Column("offline", Boolean(), nullable=False, default=False),
     Column("charging_state", String(32), nullable=True),
+    Column("number_of_phases", Integer(), nullable=True),
     Column("power_w", ExactDecimal(), nullable=True),
     Column("soc_percent", ExactDecimal(), nullable=True),
     Column("last_sample_at", UTCDateTime(), nullable=True),

@@ -152,6 +152,7 @@ class SessionOut(BaseModel):
         description="Some of its messages were sent while the station was offline"
     )
     charging_state: str | None
+    number_of_phases: int | None = None
     power_w: str | None = _DecimalText
     soc_percent: str | None = _DecimalText
     last_sample_at: datetime | None
@@ -225,6 +226,7 @@ def _session_fields(session: ChargingSession, now: datetime) -> dict[str, Any]:
         "energy_kwh": decimal_text(state.energy_wh.scaleb(-3)),
         "offline": state.offline,
         "charging_state": state.charging_state,
+        "number_of_phases": state.number_of_phases,
         "power_w": decimal_text(state.power_w),
         "soc_percent": decimal_text(state.soc_percent),
         "last_sample_at": state.last_sample_at,

@@ -116,6 +116,7 @@ def upgrade() -> None:
         sa.Column("last_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("offline", sa.Boolean(), nullable=False),
         sa.Column("charging_state", sa.String(length=32), nullable=True),
+        sa.Column("number_of_phases", sa.Integer(), nullable=True),
         sa.Column("power_w", _decimal(), nullable=True),
         sa.Column("soc_percent", _decimal(), nullable=True),
         sa.Column("last_sample_at", sa.DateTime(timezone=True), nullable=True),
