@@ -226,6 +226,9 @@ class LocalLists:
     async def entries(self, station_id: StationId) -> dict[str, ListEntry]:
         return await self._lists.entries(station_id)
 
+    def is_connected(self, station_id: StationId) -> bool:
+        return self._commands.limits(station_id) is not None
+
     async def _all_tokens(self) -> list[IdToken]:
         found: list[IdToken] = []
         after: str | None = None
@@ -388,7 +391,7 @@ class LocalLists:
             if (
                 station.registration is RegistrationStatus.ACCEPTED
                 and station.id not in unsupported
-                and self._commands.limits(station.id) is not None
+                and self.is_connected(station.id)
             ):
                 self.schedule(station.id)
 

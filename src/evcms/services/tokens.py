@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
 
@@ -15,13 +17,31 @@ from evcms.domain.tokens import (
 )
 from evcms.services.ports import Clock, NotFound, TokenRepository
 
+log = logging.getLogger(__name__)
+
 _UNSET = object()
+
+TokensChanged = Callable[[list[str]], Awaitable[None]]
 
 
 class TokenAdmin:
-    def __init__(self, *, tokens: TokenRepository, clock: Clock) -> None:
+    def __init__(
+        self, *, tokens: TokenRepository, clock: Clock, on_change: TokensChanged | None = None
+    ) -> None:
+        """``on_change`` is awaited with the ids of tokens after each issue, change, block and
+        remove (e.g. ``LocalLists.tokens_changed``); its failures are logged, never raised: the
+        token change itself is already stored."""
         self._tokens = tokens
         self._clock = clock
+        self._on_change = on_change
+
+    async def _changed(self, token_ids: list[str]) -> None:
+        if self._on_change is None:
+            return
+        try:
+            await self._on_change(token_ids)
+        except Exception:
+            log.exception("reacting to the change of tokens %s failed", token_ids)
 
     async def issue(
         self,
@@ -49,6 +69,7 @@ class TokenAdmin:
             label=label,
         )
         await self._tokens.add(token)
+        await self._changed([token.id])
         return token
 
     async def get(self, token_id: str, *, driver_id: str | None = None) -> IdToken:
@@ -85,6 +106,7 @@ class TokenAdmin:
             changes["label"] = label
         updated = replace(token, **changes)  # type: ignore[arg-type]
         await self._tokens.update(updated)
+        await self._changed([updated.id])
         return updated
 
     async def block(self, token_id: str, *, driver_id: str | None = None) -> IdToken:
@@ -93,7 +115,10 @@ class TokenAdmin:
         return await self.change(token_id, status=TokenStatus.BLOCKED)
 
     async def remove(self, token_id: str) -> bool:
-        return await self._tokens.delete(token_id)
+        removed = await self._tokens.delete(token_id)
+        if removed:
+            await self._changed([token_id])
+        return removed
 
     async def list(
         self, *, driver_id: str | None = None, limit: int = 100, after_id: str | None = None

@@ -7,7 +7,16 @@ from importlib.metadata import PackageNotFoundError, version
 from fastapi import APIRouter, Depends, FastAPI
 
 from evcms.web import console, probes
-from evcms.web.api import api_keys, drivers, sessions, sites, stations, tokens
+from evcms.web.api import (
+    api_keys,
+    drivers,
+    local_lists,
+    reservations,
+    sessions,
+    sites,
+    stations,
+    tokens,
+)
 from evcms.web.auth import current_key
 from evcms.web.deps import WebDeps
 from evcms.web.driver_auth import refuse_driver_tokens
@@ -59,10 +68,13 @@ def create_app(deps: WebDeps) -> FastAPI:
     api.include_router(api_keys.router)
     api.include_router(tokens.router)
     api.include_router(sessions.router)
+    api.include_router(reservations.router)
+    api.include_router(local_lists.router)
     app.include_router(api)
     app.include_router(drivers.router, prefix=API_PREFIX)  # its own driver/operator auth
     app.include_router(tokens.me_router, prefix=API_PREFIX)  # driver tokens (drv_...)
     app.include_router(sessions.me_router, prefix=API_PREFIX)
+    app.include_router(reservations.me_router, prefix=API_PREFIX)
     app.include_router(probes.router)
     app.include_router(console.router)
     return app

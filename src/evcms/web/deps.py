@@ -11,9 +11,11 @@ from fastapi import Request
 from evcms.services.access import AccessControl
 from evcms.services.charging import Charging
 from evcms.services.drivers import DriverAccounts
+from evcms.services.local_lists import LocalLists
 from evcms.services.network import NetworkAdmin
 from evcms.services.ports import Clock, MessageLog
 from evcms.services.remote_operations import RemoteOperations
+from evcms.services.reservations import Reservations
 from evcms.services.tokens import TokenAdmin
 
 
@@ -36,6 +38,10 @@ class WebDeps:
     tokens: TokenAdmin | None = None
     # what "now" is for durations of active sessions; None: the system clock
     clock: Clock | None = None
+    # reservations (/reservations, /me/reservations); None: those endpoints answer 503
+    reservations: Reservations | None = None
+    # local authorisation lists (/stations/{id}/local-list, /clear-cache); None: they answer 503
+    local_lists: LocalLists | None = None
 
 
 def web_deps(request: Request) -> WebDeps:
