@@ -77,3 +77,33 @@ def test_unreachable_database(tmp_path):
         EVCMS_DATABASE_URL="postgresql+asyncpg://nobody@127.0.0.1:1/none",
     )
     assert_one_line_error(result, "127.0.0.1")
+
+
+def test_drivers_tokens_and_sessions(tmp_path):
+    assert evcms(tmp_path, "db", "upgrade").returncode == 0
+    added = evcms(tmp_path, "driver", "add", "Ana@Example.com", "--name", "Ana")
+    assert added.returncode == 0, added.stderr
+    assert "driver ana@example.com added" in added.stdout and "password: " in added.stdout
+    token = evcms(
+        tmp_path, "token", "add", "04A2B3C4", "--driver", "ana@example.com",
+        "--expires", "2030-01-01T00:00:00Z", "--max-concurrent", "2",
+    )
+    assert token.returncode == 0, token.stderr
+    listed = evcms(tmp_path, "token", "list", "--driver", "ana@example.com")
+    assert "04A2B3C4" in listed.stdout and "2030-01-01T00:00:00Z" in listed.stdout
+    assert evcms(tmp_path, "session", "list", "--active").stdout.strip() == "no sessions"
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("token", "add", "X1", "--driver", "nobody@example.com"), "no driver"),
+        (("token", "add", "X2", "--expires", "2030-01-01T00:00:00"), "time zone"),
+        (("token", "add", "X3", "--type", "Barcode"), "unknown token type"),
+        (("token", "add", "X4", "--max-concurrent", "-1"), "max_concurrent"),
+        (("driver", "add", "not-an-email"), "e-mail"),
+    ],
+)
+def test_token_and_driver_errors_are_one_line(tmp_path, args, needle):
+    evcms(tmp_path, "db", "upgrade")
+    assert_one_line_error(evcms(tmp_path, *args), needle)

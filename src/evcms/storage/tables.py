@@ -389,5 +389,5 @@ local_list_entries = Table(
         primary_key=True,
     ),
     Column("token_id", String(TOKEN_ID_LENGTH), primary_key=True),
-    Column("info", Text(), nullable=False),  # the idTagInfo / idTokenInfo sent, as JSON
+    Column("info", Text(), nullable=False),  # the entry acknowledged, version-neutral JSON
 )
