@@ -34,10 +34,12 @@ from evcms.services.drivers import DriverAccounts, DriverPolicy
 from evcms.services.network import NetworkAdmin
 from evcms.services.ports import AlreadyExists, NotFound
 from evcms.services.remote_operations import RemoteOperations
+from evcms.services.reservations import Reservations
 from evcms.services.station_lifecycle import LifecyclePolicy, StationLifecycle
 from evcms.services.tokens import TokenAdmin
 from evcms.settings import Settings
 from evcms.station_gateway.registry import StationRegistry
+from evcms.station_gateway.reservation_commands import ReservationCommands
 from evcms.station_gateway.routes import GatewayServices
 from evcms.station_gateway.server import GatewayConfig, StationGateway
 from evcms.station_gateway.session_commands import SessionCommands
@@ -51,6 +53,7 @@ from evcms.storage.repositories import (
     SqlSiteRepository,
     SqlStationRepository,
 )
+from evcms.storage.reservations import SqlReservationRepository
 from evcms.storage.writer import Writer
 from evcms.web.app import create_app
 from evcms.web.deps import WebDeps
@@ -58,6 +61,7 @@ from evcms.web.deps import WebDeps
 log = logging.getLogger(__name__)
 
 PRESENCE_FLUSH_SECONDS = 5.0
+RESERVATION_SWEEP_SECONDS = 10.0
 DEMO_SITE = SiteId("demo")
 DEMO_CARDS = ("DEMO-CARD-1", "DEMO-CARD-2", "DEMO-CARD-3")
 
@@ -157,6 +161,14 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
     registry = StationRegistry()
     tokens = SqlTokenRepository(engine, writer, clock=clock)
     sessions = SqlChargingSessionRepository(engine, writer, clock=clock)
+    reservations = Reservations(
+        reservations=SqlReservationRepository(engine, writer, clock=clock),
+        tokens=tokens,
+        stations=stations,
+        sessions=sessions,
+        commands=ReservationCommands(registry),
+        clock=clock,
+    )
     charging = Charging(
         sessions=sessions,
         tokens=tokens,
@@ -164,6 +176,7 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
         commands=SessionCommands(registry),
         events=bus,
         clock=clock,
+        reservations=reservations,
     )
     gateway = StationGateway(
         registry=registry,
@@ -254,6 +267,7 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
             tokens=token_admin,
             clock=clock,
             drivers=_driver_accounts(settings, engine, writer, mailer, clock, node.http_port),
+            reservations=reservations,
         )
     )
     http = _EmbeddedUvicorn(
@@ -267,8 +281,17 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
         await asyncio.gather(http_task, return_exceptions=True)
 
     closers.append(stop_http)  # closers run in reverse: HTTP first, the engine last
-    node._tasks.append(asyncio.get_running_loop().create_task(_flush_presence(lifecycle)))
+    node._tasks.append(
+        asyncio.get_running_loop().create_task(
+            _every(PRESENCE_FLUSH_SECONDS, lifecycle.flush_presence, "storing station presence")
+        )
+    )
     node._tasks.append(asyncio.get_running_loop().create_task(_freeze_heap(gateway)))
+    node._tasks.append(
+        asyncio.get_running_loop().create_task(
+            _every(RESERVATION_SWEEP_SECONDS, reservations.expire_due, "expiring reservations")
+        )
+    )
     while not http.started:
         if http_task.done():
             await http_task
@@ -334,13 +357,14 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def _flush_presence(lifecycle: StationLifecycle) -> None:
+async def _every(seconds: float, chore: Any, what: str) -> None:
+    """Run ``chore()`` every ``seconds``; a failure is logged and the next round still runs."""
     while True:
-        await asyncio.sleep(PRESENCE_FLUSH_SECONDS)
+        await asyncio.sleep(seconds)
         try:
-            await lifecycle.flush_presence()
+            await chore()
         except Exception:
-            log.exception("could not store station presence")
+            log.exception("%s failed", what)
 
 
 async def _freeze_heap(gateway: StationGateway) -> None:

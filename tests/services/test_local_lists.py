@@ -345,3 +345,17 @@ async def test_tokens_with_a_status_never_on_the_list_are_not_sent(world: World)
     await world.tokens.issue("BAD", status=TokenStatus.BLOCKED)
     await world.lists.sync(CP)
     assert set(world.cp.held) == {"GOOD"}
+
+
+async def test_an_accepted_boot_on_the_bus_schedules_a_sync(world: World) -> None:
+    from evcms.domain.events import StationBooted
+    from evcms.domain.stations import StationInfo
+
+    await world.tokens.issue("A")
+    info = StationInfo(vendor="V", model="M")
+    await world.lists.on_event(StationBooted(CP, info, RegistrationStatus.PENDING, START))
+    await world.lists.settle()
+    assert world.cp.sent == []
+    await world.lists.on_event(StationBooted(CP, info, RegistrationStatus.ACCEPTED, START))
+    await world.lists.settle()
+    assert len(world.cp.sent) == 1

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from support.databases import temporary_postgres_database, temporary_sqlite_url
 
 from evcms.domain.ids import StationId
 from evcms.domain.local_lists import ListEntry, ListStatus, ListUpdate
@@ -22,6 +21,7 @@ from evcms.storage.local_lists import (
 )
 from evcms.storage.migrate import upgrade
 from evcms.storage.writer import Writer
+from support.databases import temporary_postgres_database, temporary_sqlite_url
 
 T0 = datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
 SOFIA = timezone(timedelta(hours=3))

@@ -192,9 +192,9 @@ async def sync_local_list(
     if result.outcome is SyncOutcome.TIMEOUT:
         return JSONResponse(
             {
+                **body.model_dump(mode="json"),
                 "detail": f"station {station_id} did not answer SendLocalList in time;"
                 " the next update will be full",
-                **body.model_dump(mode="json"),
             },
             status_code=status.HTTP_504_GATEWAY_TIMEOUT,
         )
