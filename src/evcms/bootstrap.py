@@ -31,6 +31,7 @@ from evcms.services.access import AccessControl
 from evcms.services.charging import Charging
 from evcms.services.clock import SystemClock
 from evcms.services.drivers import DriverAccounts, DriverPolicy
+from evcms.services.local_lists import LocalListPolicy, LocalLists
 from evcms.services.network import NetworkAdmin
 from evcms.services.ports import AlreadyExists, NotFound
 from evcms.services.remote_operations import RemoteOperations
@@ -38,6 +39,7 @@ from evcms.services.reservations import Reservations
 from evcms.services.station_lifecycle import LifecyclePolicy, StationLifecycle
 from evcms.services.tokens import TokenAdmin
 from evcms.settings import Settings
+from evcms.station_gateway.local_list_commands import LocalListCommands
 from evcms.station_gateway.registry import StationRegistry
 from evcms.station_gateway.reservation_commands import ReservationCommands
 from evcms.station_gateway.routes import GatewayServices
@@ -46,6 +48,7 @@ from evcms.station_gateway.session_commands import SessionCommands
 from evcms.storage.charging import SqlChargingSessionRepository, SqlTokenRepository
 from evcms.storage.database import create_engine
 from evcms.storage.drivers import SqlDriverAuthTokenRepository, SqlDriverRepository, SqlOutbox
+from evcms.storage.local_lists import SqlLocalListRepository
 from evcms.storage.message_log import SqlMessageLog
 from evcms.storage.migrate import check_at_head, upgrade
 from evcms.storage.repositories import (
@@ -202,7 +205,17 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
         clock=clock,
     )
     access = AccessControl(keys=api_keys, clock=clock)
-    token_admin = TokenAdmin(tokens=tokens, clock=clock)
+    local_lists = LocalLists(
+        lists=SqlLocalListRepository(engine, writer),
+        tokens=tokens,
+        stations=stations,
+        commands=LocalListCommands(registry),
+        clock=clock,
+        policy=LocalListPolicy(),
+    )
+    closers.append(local_lists.close)  # runs before the writer closes
+    bus.subscribe(local_lists.on_event)  # an accepted boot syncs a list that is not in step
+    token_admin = TokenAdmin(tokens=tokens, clock=clock, on_change=local_lists.tokens_changed)
     mailer = _mailer(settings, SqlOutbox(engine, writer, clock=clock), clock)
     closers.append(mailer.close)  # before the writer closes: delivery records go through it
     operations = RemoteOperations(commands=registry)
@@ -268,6 +281,7 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
             clock=clock,
             drivers=_driver_accounts(settings, engine, writer, mailer, clock, node.http_port),
             reservations=reservations,
+            local_lists=local_lists,
         )
     )
     http = _EmbeddedUvicorn(
@@ -511,7 +525,20 @@ async def admin(settings: Settings) -> AsyncIterator[AdminContext]:
                 clock=clock,
             ),
             access=AccessControl(keys=SqlApiKeyRepository(engine, writer, clock=clock), clock=clock),
-            tokens=TokenAdmin(tokens=tokens, clock=clock),
+            # Token changes from the CLI mark stations' lists stale; they resync at the next boot
+            # (or when an operator asks), since no station is connected to this process.
+            tokens=TokenAdmin(
+                tokens=tokens,
+                clock=clock,
+                on_change=LocalLists(
+                    lists=SqlLocalListRepository(engine, writer),
+                    tokens=tokens,
+                    stations=stations,
+                    commands=LocalListCommands(_NoStationsHere()),
+                    clock=clock,
+                    policy=LocalListPolicy(auto_sync=False),
+                ).tokens_changed,
+            ),
             charging=Charging(
                 sessions=SqlChargingSessionRepository(engine, writer, clock=clock),
                 tokens=tokens,

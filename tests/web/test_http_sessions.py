@@ -64,6 +64,7 @@ async def test_an_ended_session_with_exact_decimals(web: ChargingWeb) -> None:
         "energy_kwh": "12.345678",
         "offline": False,
         "charging_state": "Charging",
+        "number_of_phases": None,
         "power_w": "0",
         "soc_percent": None,
         "last_sample_at": "2026-03-01T12:10:00Z",

@@ -207,6 +207,7 @@ class LocalLists:
         self._per_station: dict[StationId, _Station] = {}
         self._changes = 0  # bumped by every tokens_changed: a sync racing one stays pending
         self._closed = False
+        self._fan_out: asyncio.Task[None] | None = None  # the debounced "sync every station"
 
     def _station(self, station_id: StationId) -> _Station:
         found = self._per_station.get(station_id)
@@ -378,12 +379,33 @@ class LocalLists:
     # -- keeping lists in step -------------------------------------------------------------
 
     async def tokens_changed(self, token_ids: Iterable[str]) -> None:
-        """Tokens were issued, changed or removed: every list is due a sync; connected
-        stations get one after the debounce (when ``auto_sync``)."""
+        """Tokens were issued, changed or removed: every list is due a sync (stored at once);
+        after the debounce the connected, accepted stations get one (when ``auto_sync``).
+        A burst of changes costs one UPDATE each and one sync per station."""
         self._changes += 1
         await self._lists.mark_stale(self._clock.now())
-        if not self.policy.auto_sync:
+        if not self.policy.auto_sync or self._closed:
             return
+        if self._fan_out is None or self._fan_out.done():
+            self._fan_out = asyncio.get_running_loop().create_task(
+                self._sync_connected_later(), name="evcms-local-lists-fan-out"
+            )
+
+    async def _sync_connected_later(self) -> None:
+        await asyncio.sleep(self.policy.debounce_seconds)
+        changes_seen = self._changes
+        try:
+            await self._sync_connected()
+        except Exception:
+            log.exception("scheduling local list syncs failed")
+        finally:
+            self._fan_out = None
+        if self._changes != changes_seen and not self._closed:  # changed meanwhile: again
+            self._fan_out = asyncio.get_running_loop().create_task(
+                self._sync_connected_later(), name="evcms-local-lists-fan-out"
+            )
+
+    async def _sync_connected(self) -> None:
         unsupported = {
             s.station_id for s in await self._lists.states() if s.status is ListStatus.UNSUPPORTED
         }
@@ -393,7 +415,7 @@ class LocalLists:
                 and station.id not in unsupported
                 and self.is_connected(station.id)
             ):
-                self.schedule(station.id)
+                self.schedule(station.id, delay=0.0)
 
     async def station_booted(self, station_id: StationId) -> bool:
         """A station booted and was accepted: schedule a sync unless its list is in step.
@@ -411,19 +433,21 @@ class LocalLists:
         if isinstance(event, StationBooted) and event.registration is RegistrationStatus.ACCEPTED:
             await self.station_booted(event.station_id)
 
-    def schedule(self, station_id: StationId) -> None:
-        """Sync the station after the debounce; changes meanwhile join the same sync."""
+    def schedule(self, station_id: StationId, *, delay: float | None = None) -> None:
+        """Sync the station after ``delay`` (default: the debounce) unless one is scheduled
+        already; changes meanwhile join the same sync."""
         if self._closed:
             return
         slot = self._station(station_id)
         if slot.scheduled is not None and not slot.scheduled.done():
             return
+        wait = self.policy.debounce_seconds if delay is None else delay
         slot.scheduled = asyncio.get_running_loop().create_task(
-            self._sync_later(station_id, slot), name=f"evcms-local-list-{station_id}"
+            self._sync_later(station_id, slot, wait), name=f"evcms-local-list-{station_id}"
         )
 
-    async def _sync_later(self, station_id: StationId, slot: _Station) -> None:
-        await asyncio.sleep(self.policy.debounce_seconds)
+    async def _sync_later(self, station_id: StationId, slot: _Station, delay: float) -> None:
+        await asyncio.sleep(delay)
         slot.scheduled = None  # changes from now on schedule another sync
         try:
             result = await self.sync(station_id)
@@ -433,11 +457,14 @@ class LocalLists:
         log.debug("local list sync of %s: %s", station_id, result.outcome)
 
     def _pending_tasks(self) -> builtins.list[asyncio.Task[None]]:
-        return [
+        tasks = [
             s.scheduled
             for s in self._per_station.values()
             if s.scheduled is not None and not s.scheduled.done()
         ]
+        if self._fan_out is not None and not self._fan_out.done():
+            tasks.append(self._fan_out)
+        return tasks
 
     async def settle(self) -> None:
         """Wait until every scheduled sync has run (tests; shutdown)."""
