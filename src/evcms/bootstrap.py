@@ -215,7 +215,12 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
     )
     closers.append(local_lists.close)  # runs before the writer closes
     bus.subscribe(local_lists.on_event)  # an accepted boot syncs a list that is not in step
-    token_admin = TokenAdmin(tokens=tokens, clock=clock, on_change=local_lists.tokens_changed)
+    token_admin = TokenAdmin(
+        tokens=tokens,
+        clock=clock,
+        on_change=local_lists.tokens_changed,
+        driver_tokens_need_approval=settings.driver_tokens_need_approval,
+    )
     mailer = _mailer(settings, SqlOutbox(engine, writer, clock=clock), clock)
     closers.append(mailer.close)  # before the writer closes: delivery records go through it
     operations = RemoteOperations(commands=registry)

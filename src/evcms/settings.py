@@ -58,6 +58,9 @@ class Settings(BaseSettings):
         2.0, ge=0, description="Group commit: how long the writer waits to gather writes"
     )
 
+    driver_tokens_need_approval: bool = Field(
+        True, description="Cards drivers add themselves charge only after an operator approves them"
+    )
     demo_stations: int = Field(6, ge=0, le=200, description="Simulated stations with --demo")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
     log_format: str = Field("text", description="text or json (structured logs)")

@@ -43,6 +43,7 @@ async def test_issue_a_token_for_a_driver(web: ChargingWeb) -> None:
         "expires_at": "2027-01-01T00:00:00Z",
         "max_concurrent": 2,
         "label": "Ana's card",
+        "pending_approval": False,
         "created_at": "2026-03-01T12:00:00Z",
     }
     again = await web.client.get(f"{URL}/04A2B3C4", headers=web.auth(Role.VIEWER))
@@ -246,3 +247,27 @@ async def test_driver_endpoints_need_a_driver_token(web: ChargingWeb) -> None:
     with_key = await web.client.get("/api/v1/me/tokens", headers=web.auth())
     assert with_key.status_code == 403
     assert "driver token" in with_key.json()["detail"]
+
+
+async def test_a_card_a_driver_adds_charges_only_once_approved(web: ChargingWeb) -> None:
+    from evcms.domain.tokens import AuthorizationStatus
+    from evcms.services.charging import TokenRef
+
+    _, ana = await web.driver("ana@example.com")
+    added = await web.client.post(
+        "/api/v1/me/tokens", json={"id": "04FFEE", "label": "blue tag"}, headers=ana
+    )
+    assert added.status_code == 201, added.text
+    assert added.json()["pending_approval"] is True
+    assert (await web.charging.authorize(TokenRef("04FFEE"))).status is AuthorizationStatus.INVALID
+
+    again = await web.client.post("/api/v1/me/tokens", json={"id": "04FFEE"}, headers=ana)
+    assert again.status_code == 409
+    # a viewer cannot approve; an operator can
+    viewer = await web.client.post(f"{URL}/04FFEE/approve", headers=web.auth(Role.VIEWER))
+    assert viewer.status_code == 403
+    approved = await web.client.post(f"{URL}/04FFEE/approve", headers=web.auth())
+    assert approved.status_code == 200 and approved.json()["pending_approval"] is False
+    assert (await web.charging.authorize(TokenRef("04FFEE"))).status is AuthorizationStatus.ACCEPTED
+    mine = await web.client.get("/api/v1/me/tokens", headers=ana)
+    assert [t["id"] for t in mine.json()["tokens"]] == ["04FFEE"]

@@ -82,7 +82,9 @@ class ListUpdate:
 
 def entry_for(token: IdToken, *, now: datetime) -> ListEntry:
     """The entry of ``token`` as it stands at ``now``."""
-    if token.status is TokenStatus.ACCEPTED:
+    if token.status is TokenStatus.ACCEPTED and token.pending_approval:
+        status = AuthorizationStatus.INVALID  # not approved yet: never on a list as Accepted
+    elif token.status is TokenStatus.ACCEPTED:
         expired = token.expires_at is not None and token.expires_at <= now
         status = AuthorizationStatus.EXPIRED if expired else AuthorizationStatus.ACCEPTED
     else:

@@ -67,6 +67,9 @@ class IdToken:
     expires_at: datetime | None = None
     max_concurrent: int = 1  # sessions at once; 0 = no limit
     label: str = ""
+    pending_approval: bool = False  # added by a driver, waiting for an operator
+
+
 
 
 def check_token_id(token_id: str) -> str:
@@ -117,6 +120,8 @@ def authorize(
     info = {"expires_at": token.expires_at, "group_id": token.group_id, "driver_id": token.driver_id}
     if token.status is not TokenStatus.ACCEPTED:
         return Authorization(AuthorizationStatus(token.status.value), **info)  # type: ignore[arg-type]
+    if token.pending_approval:  # a driver added it; an operator has not approved it yet
+        return Authorization(AuthorizationStatus.INVALID, **info)  # type: ignore[arg-type]
     if token.expires_at is not None and token.expires_at <= now:
         return Authorization(AuthorizationStatus.EXPIRED, **info)  # type: ignore[arg-type]
     if starting and token.max_concurrent and active_sessions >= token.max_concurrent:

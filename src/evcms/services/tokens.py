@@ -15,7 +15,7 @@ from evcms.domain.tokens import (
     check_max_concurrent,
     check_token_id,
 )
-from evcms.services.ports import Clock, NotFound, TokenRepository
+from evcms.services.ports import AlreadyExists, Clock, NotFound, TokenRepository
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,12 @@ TokensChanged = Callable[[list[str]], Awaitable[None]]
 
 class TokenAdmin:
     def __init__(
-        self, *, tokens: TokenRepository, clock: Clock, on_change: TokensChanged | None = None
+        self,
+        *,
+        tokens: TokenRepository,
+        clock: Clock,
+        on_change: TokensChanged | None = None,
+        driver_tokens_need_approval: bool = True,
     ) -> None:
         """``on_change`` is awaited with the ids of tokens after each issue, change, block and
         remove (e.g. ``LocalLists.tokens_changed``); its failures are logged, never raised: the
@@ -34,6 +39,7 @@ class TokenAdmin:
         self._tokens = tokens
         self._clock = clock
         self._on_change = on_change
+        self.driver_tokens_need_approval = driver_tokens_need_approval
 
     async def _changed(self, token_ids: list[str]) -> None:
         if self._on_change is None:
@@ -107,6 +113,39 @@ class TokenAdmin:
         updated = replace(token, **changes)  # type: ignore[arg-type]
         await self._tokens.update(updated)
         await self._changed([updated.id])
+        return updated
+
+    async def add_own(
+        self,
+        driver_id: str,
+        token_id: str,
+        *,
+        type: TokenType = TokenType.ISO14443,
+        label: str = "",
+    ) -> IdToken:
+        """A driver registers their own card. When driver tokens need approval (the default) it
+        cannot charge until an operator approves it: a card UID is easy to copy, so someone must
+        check that the card is theirs."""
+        token = IdToken(
+            id=check_token_id(token_id),
+            type=type,
+            created_at=self._clock.now(),
+            driver_id=driver_id,
+            label=label,
+            pending_approval=self.driver_tokens_need_approval,
+        )
+        try:
+            await self._tokens.add(token)
+        except AlreadyExists:
+            raise AlreadyExists(f"token {token_id!r} is already registered") from None
+        await self._changed([token.id])
+        return token
+
+    async def approve(self, token_id: str) -> IdToken:
+        token = await self.get(token_id)
+        updated = replace(token, pending_approval=False)
+        await self._tokens.update(updated)
+        await self._changed([token_id])
         return updated
 
     async def block(self, token_id: str, *, driver_id: str | None = None) -> IdToken:

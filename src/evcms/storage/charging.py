@@ -190,6 +190,7 @@ def _token_values(token: IdToken) -> dict[str, Any]:
         "group_id": token.group_id,
         "expires_at": utc_or_none(token.expires_at),
         "max_concurrent": token.max_concurrent,
+        "pending_approval": token.pending_approval,
         "label": token.label,
     }
 
@@ -204,6 +205,7 @@ def _token_from_row(row: Row[Any]) -> IdToken:
         group_id=row.group_id,
         expires_at=row.expires_at,
         max_concurrent=row.max_concurrent,
+        pending_approval=row.pending_approval,
         label=row.label,
     )
 

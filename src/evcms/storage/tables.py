@@ -280,6 +280,7 @@ id_tokens = Table(
     Column("expires_at", UTCDateTime(), nullable=True),
     Column("max_concurrent", Integer(), nullable=False, default=1),
     Column("label", String(200), nullable=False, default=""),
+    Column("pending_approval", Boolean(), nullable=False, default=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
 )

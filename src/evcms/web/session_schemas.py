@@ -103,6 +103,9 @@ class TokenOut(BaseModel):
     expires_at: datetime | None
     max_concurrent: int = Field(description="0: no limit")
     label: str
+    pending_approval: bool = Field(
+        description="Added by its driver and not yet approved by an operator: it cannot charge"
+    )
     created_at: datetime
 
     @classmethod
@@ -116,6 +119,7 @@ class TokenOut(BaseModel):
             expires_at=_utc(token.expires_at),
             max_concurrent=token.max_concurrent,
             label=token.label,
+            pending_approval=token.pending_approval,
             created_at=token.created_at.astimezone(UTC),
         )
 
@@ -298,3 +302,11 @@ class RemoteStart(_Strict):
 
 class DriverRemoteStart(RemoteStart):
     station_id: str = Field(min_length=1)
+
+
+class OwnTokenIn(BaseModel):
+    """A card a driver registers for themselves."""
+
+    id: str = Field(min_length=1, max_length=TOKEN_ID_MAX_LENGTH, description="The card's UID")
+    type: TokenType = TokenType.ISO14443
+    label: str = Field("", max_length=200, description="A name for the card, e.g. 'blue tag'")

@@ -17,7 +17,7 @@ from evcms.web.auth import NetworkManager, Reader
 from evcms.web.deps import WebDeps, web_deps
 from evcms.web.driver_auth import CurrentDriver
 from evcms.web.schemas import MAX_PAGE, ErrorOut
-from evcms.web.session_schemas import TokenCreate, TokenOut, TokenPage, TokenPatch
+from evcms.web.session_schemas import OwnTokenIn, TokenCreate, TokenOut, TokenPage, TokenPatch
 
 _INVALID: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorOut, "description": "Input that breaks a rule; says what to fix"}
@@ -152,6 +152,12 @@ async def delete_token(token_id: str, tokens: Tokens, _: NetworkManager) -> Resp
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+@router.post("/{token_id}/approve")
+async def approve_token(token_id: str, tokens: Tokens, _: NetworkManager) -> TokenOut:
+    """Approve a card a driver added: from now on it can charge."""
+    return TokenOut.of(await tokens.approve(token_id))
+
+
 # -- the driver's own tokens ---------------------------------------------------------------------
 
 
@@ -162,6 +168,17 @@ async def my_tokens(
     """Your tokens, ordered by id."""
     found = await tokens.list(driver_id=session.driver.id, limit=limit, after_id=after_id)
     return _page(found, limit)
+
+
+@me_router.post("", status_code=status.HTTP_201_CREATED)
+async def add_my_token(body: OwnTokenIn, session: CurrentDriver, tokens: Tokens) -> TokenOut:
+    """Register one of your cards. Unless this network lets drivers' cards charge at once, it
+    waits for an operator's approval (``pending_approval``)."""
+    with _invalid_as_422():
+        token = await tokens.add_own(
+            session.driver.id, body.id, type=body.type, label=body.label
+        )
+    return TokenOut.of(token)
 
 
 @me_router.post("/{token_id}/block")

@@ -82,6 +82,7 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("max_concurrent", sa.Integer(), nullable=False),
         sa.Column("label", sa.String(length=200), nullable=False),
+        sa.Column("pending_approval", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
