@@ -385,8 +385,9 @@ def test_splitting_the_readings_anywhere_changes_nothing(
 def test_a_reset_then_continuing_adds_exactly_the_post_reset_readings(
     before: list[Decimal], after: list[Decimal]
 ) -> None:
-    # lift the readings before the reset above every one after it: the first one after is a drop
-    before = [r + after[-1] + 1 for r in before]
+    # lift the readings before the reset to over twice every one after it: the first one after
+    # falls to half or less, which is what a restart of the register looks like
+    before = [r + 2 * max(after) + 1 for r in before]
     before_reset = counted(before, EnergyCounter.starting_at(before[0]))
     assert before_reset.energy_wh == before[-1] - before[0]
     after_reset = counted(after, before_reset)
@@ -418,3 +419,19 @@ def test_negative_readings_are_ignored(
     clean = [r for r in readings if r >= 0]
     assert energy_wh(start, noisy, None) == energy_wh(start, clean, None)
     assert energy_wh(start, noisy, None) == energy_wh(start, readings, None)
+
+
+
+@pytest.mark.parametrize(
+    ("start", "readings", "stop", "energy"),
+    [
+        # a sample rounded up in kWh, the stop in whole Wh: a dip, not a restart
+        ("10000", ["12346"], "12345", "2346"),
+        # meter jitter of a watt-hour mid-session
+        ("0", ["500", "499", "800"], "1000", "1000"),
+        # a real restart: the register falls to a few Wh and counts up again
+        ("50000", ["50400", "3", "203"], "303", "703"),
+    ],
+)
+def test_dips_are_not_restarts(start: str, readings: list[str], stop: str, energy: str) -> None:
+    assert energy_wh(Decimal(start), [Decimal(r) for r in readings], Decimal(stop)) == Decimal(energy)

@@ -7,9 +7,14 @@ apparent to VA/VAh — multiplying by 10**multiplier (2.0.1's unitOfMeasure.mult
 The energy rule (``energy_wh``): a session's energy is the sum of the non-negative steps between
 consecutive readings of the energy import register, in time order, starting from the register
 at the start (1.6 meterStart, 2.0.1 Transaction.Begin) and ending with the register at the stop
-(1.6 meterStop, 2.0.1 Transaction.End). A reading *below* the previous one means the register
-restarted (a meter reset, or a station reporting session-relative registers after a reboot): the
-new reading counts from zero, so the step is the reading itself. Missing samples do not matter:
+(1.6 meterStop, 2.0.1 Transaction.End). A reading *below* the previous one is one of two things:
+- a small dip — rounding (12.346 kWh in a sample, 12345 Wh at the stop) or meter jitter — when the
+  reading is still more than half the previous one: it adds nothing, and the higher previous
+  reading stays the baseline, so the energy is never inflated;
+- a restart of the register (a meter reset, or a station reporting session-relative registers after
+  a reboot) when it falls to half the previous reading or less: the new reading counts from zero,
+  so the step is the reading itself.
+Missing samples do not matter:
 only differences do. Only readings of the total register count (no phase; location Outlet or
 unspecified; normalised to Wh): per-phase and EV-side readings, and readings in a unit evcms does
 not know, are kept but do not count.
@@ -194,8 +199,11 @@ class EnergyCounter:
         last = self.last_register_wh
         if last is None:
             return EnergyCounter(self.energy_wh, reading_wh)
-        step = reading_wh - last if reading_wh >= last else reading_wh
-        return EnergyCounter(self.energy_wh + step, reading_wh)
+        if reading_wh >= last:
+            return EnergyCounter(self.energy_wh + reading_wh - last, reading_wh)
+        if reading_wh * 2 > last:  # a dip (rounding, jitter): nothing delivered, keep the baseline
+            return self
+        return EnergyCounter(self.energy_wh + reading_wh, reading_wh)  # the register restarted
 
 
 def latest(samples: Iterable[MeterSample], measurand: str) -> MeterSample | None:

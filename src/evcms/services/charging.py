@@ -9,6 +9,7 @@ end in the same state as in-order ones.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from dataclasses import dataclass, replace
@@ -137,6 +138,7 @@ class Charging:
         self._clock = clock
         self._reservations = reservations
         self._active: dict[tuple[StationId, str], ChargingSession] = {}
+        self._locks: dict[StationId, asyncio.Lock] = {}
 
     # -- authorisation ------------------------------------------------------------------
 
@@ -184,6 +186,41 @@ class Charging:
         makes a retried start find its session again). ``reservation_id`` is the reservation the
         station says the start uses (1.6 StartTransaction / 2.0.1 TransactionEvent reservationId).
         """
+        async with self._lock(station_id):
+            return await self._record(
+                station_id=station_id,
+                ocpp_version=ocpp_version,
+                transaction_id=transaction_id,
+                event=event,
+                evse_id=evse_id,
+                connector_id=connector_id,
+                start_key=start_key,
+                token=token,
+                reservation_id=reservation_id,
+            )
+
+    def _lock(self, station_id: StationId) -> asyncio.Lock:
+        """One writer at a time per station: a station's own messages come one by one, but an
+        operator's force-close or a reboot check can meet them; without this, the one that read
+        the session first could overwrite the other's write."""
+        lock = self._locks.get(station_id)
+        if lock is None:
+            lock = self._locks[station_id] = asyncio.Lock()
+        return lock
+
+    async def _record(
+        self,
+        *,
+        station_id: StationId,
+        ocpp_version: str,
+        transaction_id: str | None,
+        event: SessionEvent,
+        evse_id: int,
+        connector_id: int,
+        start_key: str | None = None,
+        token: TokenRef | None = None,
+        reservation_id: int | None = None,
+    ) -> Recorded:
         now = self._clock.now()
         starting = event.kind is EventKind.STARTED
         stored_token = None
@@ -291,7 +328,9 @@ class Charging:
 
     async def active_on(self, station_id: StationId, evse_id: int) -> ChargingSession | None:
         for session in await self._sessions.active(station_id=station_id):
-            if session.evse_id == evse_id:
+            # A 2.0.1 session may start before the station names its EVSE (evse_id 0): the
+            # EVSE it named later is in its state.
+            if (session.state.evse_id or session.evse_id) == evse_id:
                 return session
         return None
 
@@ -310,9 +349,12 @@ class Charging:
                 continue
             if ask_station:
                 reply = await self._commands.transaction_status(station_id, session.transaction_id)
-                if reply.outcome is CommandOutcome.RESULT and reply.payload is not None:
-                    if reply.payload.get("ongoingIndicator") or reply.payload.get("messagesInQueue"):
-                        continue
+                # Close only when the station says the transaction is over and nothing about
+                # it is queued; no answer (timeout, error, gone) leaves the session open.
+                if reply.outcome is not CommandOutcome.RESULT or reply.payload is None:
+                    continue
+                if reply.payload.get("ongoingIndicator") or reply.payload.get("messagesInQueue"):
+                    continue
             await self._close(session, reason="StationRebooted", by=None, note=None)
             closed.append(session.id)
         return closed
@@ -389,6 +431,17 @@ class Charging:
         return session
 
     async def _close(
+        self, session: ChargingSession, *, reason: str, by: str | None, note: str | None
+    ) -> ChargingSession:
+        async with self._lock(session.station_id):
+            # Read again under the lock: the station's own stop may have come in meanwhile.
+            fresh = await self._sessions.get(session.id)
+            if fresh is None or fresh.state.status is not SessionStatus.ACTIVE:
+                self._remember(fresh)
+                return fresh or session
+            return await self._close_locked(fresh, reason=reason, by=by, note=note)
+
+    async def _close_locked(
         self, session: ChargingSession, *, reason: str, by: str | None, note: str | None
     ) -> ChargingSession:
         now = self._clock.now()

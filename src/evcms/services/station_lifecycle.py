@@ -80,6 +80,7 @@ class StationLifecycle:
         self._policy = policy
         self._registration: dict[StationId, RegistrationStatus] = {}
         self._presence: dict[StationId, Presence] = {}
+        self._boots_asked: set[StationId] = set()
         self._last_message: dict[StationId, datetime] = {}
         # (station id, password hash) -> digest of the password that last verified, so a
         # reconnecting station does not pay for argon2 again while its credentials are unchanged.
@@ -187,6 +188,19 @@ class StationLifecycle:
         if self._registration.get(station_id) is RegistrationStatus.ACCEPTED:
             return True
         return action in ALLOWED_WHILE_NOT_ACCEPTED
+
+    def boot_asked(self, station_id: StationId) -> None:
+        """evcms asked the station to send a BootNotification (TriggerMessage): the next one
+        is not a reboot."""
+        self._boots_asked.add(station_id)
+
+    def was_reboot(self, station_id: StationId) -> bool:
+        """Whether the BootNotification just received means the station restarted (not one
+        evcms asked for). Consumes the 'asked' mark."""
+        if station_id in self._boots_asked:
+            self._boots_asked.discard(station_id)
+            return False
+        return True
 
     def registration_changed(self, station_id: StationId, status: RegistrationStatus) -> None:
         if station_id in self._registration:

@@ -179,6 +179,8 @@ class StationConnection:
     ) -> CommandReply:
         if self.closed:
             return CommandReply(CommandOutcome.DISCONNECTED)
+        if action == "TriggerMessage" and payload.get("requestedMessage") == "BootNotification":
+            self._lifecycle.boot_asked(self.station_id)  # the boot that follows is no reboot
         try:
             handle = self._rpc.send_call(action, payload, self._loop.time(), timeout=timeout)
         except Exception as exc:  # our payload is not valid for this action/version

@@ -24,13 +24,15 @@ async def boot_notification(ctx: StationContext, payload: Payload) -> Payload:
     )
     decision = await ctx.services.lifecycle.boot(ctx.station_id, info, ctx.ocpp_version)
     # 1.6 transactions do not survive a reboot: sessions still open are closed (a StopTransaction
-    # the station delivers later still wins).
-    ctx.services.after_answer(
-        ctx.services.charging.station_rebooted(
+    # the station delivers later still wins). 1.6 boots carry no reason: a boot evcms asked for
+    # (TriggerMessage) is told apart by the lifecycle.
+    if ctx.services.lifecycle.was_reboot(ctx.station_id) and decision.status.value == "Accepted":
+        ctx.services.after_answer(
+            ctx.services.charging.station_rebooted(
                 ctx.station_id, booted_at=ctx.services.lifecycle.now(), ask_station=False
             ),
-        f"closing the sessions of rebooted {ctx.station_id}",
-    )
+            f"closing the sessions of rebooted {ctx.station_id}",
+        )
     return {
         "status": decision.status.value,
         "currentTime": format_time(ctx.services.lifecycle.now()),

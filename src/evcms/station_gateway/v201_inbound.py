@@ -23,7 +23,8 @@ async def boot_notification(ctx: StationContext, payload: Payload) -> Payload:
         imsi=modem.get("imsi"),
     )
     decision = await ctx.services.lifecycle.boot(ctx.station_id, info, ctx.ocpp_version)
-    if payload["reason"] != "Triggered":  # a boot we asked for is not a reboot
+    rebooted = ctx.services.lifecycle.was_reboot(ctx.station_id)
+    if rebooted and payload["reason"] != "Triggered" and decision.status.value == "Accepted":
         # Ask the station (GetTransactionStatus) about sessions still open before closing them.
         ctx.services.after_answer(
             ctx.services.charging.station_rebooted(
