@@ -284,7 +284,9 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
             charging=charging,
             tokens=token_admin,
             clock=clock,
-            drivers=_driver_accounts(settings, engine, writer, mailer, clock, node.http_port),
+            drivers=_driver_accounts(
+                settings, engine, writer, mailer, clock, node.http_port, token_admin.block_all_of
+            ),
             reservations=reservations,
             local_lists=local_lists,
         )
@@ -350,6 +352,7 @@ def _driver_accounts(
     mailer: OutboxMailer | SmtpMailer,
     clock: SystemClock,
     http_port: int,
+    on_deactivated: Any = None,
 ) -> DriverAccounts:
     return DriverAccounts(
         drivers=SqlDriverRepository(engine, writer, clock=clock),
@@ -363,6 +366,7 @@ def _driver_accounts(
             or f"http://{settings.display_host()}:{http_port}",
             require_verified_email=settings.require_verified_email,
         ),
+        on_deactivated=on_deactivated,
     )
 
 
@@ -520,6 +524,20 @@ async def admin(settings: Settings) -> AsyncIterator[AdminContext]:
             clock=clock,
             policy=LifecyclePolicy("off", False, settings.heartbeat_interval, settings.pending_retry_interval),
         )
+        # Token changes from the CLI mark stations' lists stale; they resync at the next boot
+        # (or when an operator asks), since no station is connected to this process.
+        token_admin = TokenAdmin(
+            tokens=tokens,
+            clock=clock,
+            on_change=LocalLists(
+                lists=SqlLocalListRepository(engine, writer),
+                tokens=tokens,
+                stations=stations,
+                commands=LocalListCommands(_NoStationsHere()),
+                clock=clock,
+                policy=LocalListPolicy(auto_sync=False),
+            ).tokens_changed,
+        )
         yield AdminContext(
             network=NetworkAdmin(
                 sites=SqlSiteRepository(engine, writer, clock=clock),
@@ -530,20 +548,7 @@ async def admin(settings: Settings) -> AsyncIterator[AdminContext]:
                 clock=clock,
             ),
             access=AccessControl(keys=SqlApiKeyRepository(engine, writer, clock=clock), clock=clock),
-            # Token changes from the CLI mark stations' lists stale; they resync at the next boot
-            # (or when an operator asks), since no station is connected to this process.
-            tokens=TokenAdmin(
-                tokens=tokens,
-                clock=clock,
-                on_change=LocalLists(
-                    lists=SqlLocalListRepository(engine, writer),
-                    tokens=tokens,
-                    stations=stations,
-                    commands=LocalListCommands(_NoStationsHere()),
-                    clock=clock,
-                    policy=LocalListPolicy(auto_sync=False),
-                ).tokens_changed,
-            ),
+            tokens=token_admin,
             charging=Charging(
                 sessions=SqlChargingSessionRepository(engine, writer, clock=clock),
                 tokens=tokens,
@@ -553,7 +558,8 @@ async def admin(settings: Settings) -> AsyncIterator[AdminContext]:
                 clock=clock,
             ),
             drivers=_driver_accounts(
-                settings, engine, writer, mailer, clock, settings.http_port
+                settings, engine, writer, mailer, clock, settings.http_port,
+                token_admin.block_all_of,
             ),
         )
     finally:

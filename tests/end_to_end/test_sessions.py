@@ -364,3 +364,40 @@ async def test_force_close_is_audited(cards):
     assert closed["status"] == "Ended" and closed["stop_reason"] == "ForceClosed"
     assert closed["closed_by"] == "tests" and closed["close_note"] == "station replaced"
     await asyncio.sleep(0)
+
+
+async def test_deactivating_a_driver_blocks_their_cards(cards):
+    from evcms.services.charging import TokenRef
+
+    h = cards
+    registered = await h.api.post(
+        "/api/v1/drivers/register",
+        json={"email": "gone@example.com", "password": "correct horse 42", "name": "Gone"},
+    )
+    assert registered.status_code == 201, registered.text
+    driver_id = registered.json()["id"]
+    await h.node.tokens.issue("CARD-GONE", driver_id=driver_id)
+    assert (await h.node.charging.authorize(TokenRef("CARD-GONE"))).status.value == "Accepted"
+    response = await h.api.post(f"/api/v1/drivers/{driver_id}/deactivate")
+    assert response.status_code == 200, response.text
+    assert (await h.node.charging.authorize(TokenRef("CARD-GONE"))).status.value == "Blocked"
+
+
+async def test_a_boot_evcms_asked_for_does_not_close_sessions(cards):
+    h = cards
+    await h.add_station("TRIG-16", password=PASSWORD)
+
+    class Triggerable(ChargePoint16):
+        @on("TriggerMessage")
+        def on_trigger(self, requested_message, **_):
+            return r16.TriggerMessage(status="Accepted")
+
+    async with h.connect("TRIG-16", "ocpp1.6", PASSWORD, handlers=Triggerable) as cp:
+        start = await cp.call(c16.StartTransaction(connector_id=1, id_tag="CARD-OK", meter_start=0, timestamp=ts(0)))
+        response = await h.api.post(
+            "/api/v1/stations/TRIG-16/ocpp/TriggerMessage", json={"requestedMessage": "BootNotification"}
+        )
+        assert response.json()["payload"] == {"status": "Accepted"}
+        await cp.call(c16.BootNotification(charge_point_vendor="V", charge_point_model="M"))
+        await asyncio.sleep(0.3)  # the reboot check runs after the answer
+        assert (await session_of(h, "TRIG-16", str(start.transaction_id)))["status"] == "Active"

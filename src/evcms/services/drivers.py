@@ -19,7 +19,7 @@ import hashlib
 import logging
 import secrets
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -202,7 +202,11 @@ class DriverAccounts:
         hasher: PasswordHasher,
         clock: Clock,
         policy: DriverPolicy | None = None,
+        on_deactivated: Callable[[str], Awaitable[object]] | None = None,
     ) -> None:
+        """``on_deactivated(driver_id)`` runs after an account is deactivated: the composition
+        root blocks the driver's identification tokens there, so their cards stop charging
+        too."""
         self._drivers = drivers
         self._tokens = tokens
         self._mailer = mailer
@@ -210,6 +214,7 @@ class DriverAccounts:
         self._hasher = hasher
         self._clock = clock
         self.policy = policy or DriverPolicy()
+        self._on_deactivated = on_deactivated
         self._dummy_hash: str | None = None
 
     # -- passwords (argon2 in a worker thread) ------------------------------------------------
@@ -478,6 +483,8 @@ class DriverAccounts:
             await self._drivers.update(driver)
             log.info("driver %s deactivated by %s", driver.id, by)
         await self._tokens.revoke_all(driver.id, list(AuthTokenPurpose), now)
+        if self._on_deactivated is not None:
+            await self._on_deactivated(driver.id)
         return driver
 
     # -- operators ----------------------------------------------------------------------------

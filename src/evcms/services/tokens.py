@@ -153,6 +153,21 @@ class TokenAdmin:
         await self.get(token_id, driver_id=driver_id)
         return await self.change(token_id, status=TokenStatus.BLOCKED)
 
+    async def block_all_of(self, driver_id: str) -> list[str]:
+        """Block every token of a driver (their account was deactivated); returns their ids."""
+        blocked: list[str] = []
+        after: str | None = None
+        while page := await self._tokens.list(driver_id=driver_id, limit=500, after_id=after):
+            for token in page:
+                if token.status is not TokenStatus.BLOCKED:
+                    await self._tokens.update(replace(token, status=TokenStatus.BLOCKED))
+                    blocked.append(token.id)
+            after = page[-1].id
+        if blocked:
+            log.info("blocked %d token(s) of deactivated driver %s", len(blocked), driver_id)
+            await self._changed(blocked)
+        return blocked
+
     async def remove(self, token_id: str) -> bool:
         removed = await self._tokens.delete(token_id)
         if removed:
