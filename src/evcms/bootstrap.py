@@ -132,198 +132,216 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
     writer = Writer(engine, max_wait=settings.write_batch_wait_ms / 1000)
     await writer.start()
     closers: list[Any] = [engine.dispose, writer.close]
+    try:
 
-    sites = SqlSiteRepository(engine, writer, clock=clock)
-    stations = SqlStationRepository(engine, writer, clock=clock)
-    api_keys = SqlApiKeyRepository(engine, writer, clock=clock)
-    message_log = SqlMessageLog(
-        engine,
-        writer,
-        retention=timedelta(days=settings.message_log_retention_days),
-        clock=clock,
-    )
-    await message_log.start()
-    closers.append(message_log.close)
-    await stations.mark_all_disconnected(clock.now())
-
-    bus = InProcessBus()
-    closers.append(bus.close)
-    hasher = station_hasher()
-    lifecycle = StationLifecycle(
-        stations=stations,
-        hasher=hasher,
-        events=bus,
-        clock=clock,
-        policy=LifecyclePolicy(
-            auto_onboard=settings.auto_onboard.value,
-            allow_unsecured=settings.allow_unsecured_stations,
-            heartbeat_interval=settings.heartbeat_interval,
-            pending_retry_interval=settings.pending_retry_interval,
-        ),
-    )
-    registry = StationRegistry()
-    tokens = SqlTokenRepository(engine, writer, clock=clock)
-    sessions = SqlChargingSessionRepository(engine, writer, clock=clock)
-    reservations = Reservations(
-        reservations=SqlReservationRepository(engine, writer, clock=clock),
-        tokens=tokens,
-        stations=stations,
-        sessions=sessions,
-        commands=ReservationCommands(registry),
-        clock=clock,
-    )
-    charging = Charging(
-        sessions=sessions,
-        tokens=tokens,
-        stations=stations,
-        commands=SessionCommands(registry),
-        events=bus,
-        clock=clock,
-        reservations=reservations,
-    )
-    gateway = StationGateway(
-        registry=registry,
-        config=GatewayConfig(
-            host=settings.host,
-            port=settings.ocpp_port,
-            call_timeout=settings.call_timeout,
-            ping_interval=settings.ws_ping_interval,
-            ping_timeout=settings.ws_ping_timeout,
-            max_message_size=settings.ws_max_message_size,
-            compression=settings.ws_compression,
-        ),
-        services=GatewayServices(lifecycle=lifecycle, charging=charging),
-        message_log=message_log,
-        clock=clock,
-    )
-    network = NetworkAdmin(
-        sites=sites,
-        stations=stations,
-        hasher=hasher,
-        commands=registry,
-        lifecycle=lifecycle,
-        clock=clock,
-    )
-    access = AccessControl(keys=api_keys, clock=clock)
-    local_lists = LocalLists(
-        lists=SqlLocalListRepository(engine, writer),
-        tokens=tokens,
-        stations=stations,
-        commands=LocalListCommands(registry),
-        clock=clock,
-        policy=LocalListPolicy(),
-    )
-    closers.append(local_lists.close)  # runs before the writer closes
-    bus.subscribe(local_lists.on_event)  # an accepted boot syncs a list that is not in step
-    token_admin = TokenAdmin(
-        tokens=tokens,
-        clock=clock,
-        on_change=local_lists.tokens_changed,
-        driver_tokens_need_approval=settings.driver_tokens_need_approval,
-    )
-    mailer = _mailer(settings, SqlOutbox(engine, writer, clock=clock), clock)
-    closers.append(mailer.close)  # before the writer closes: delivery records go through it
-    operations = RemoteOperations(commands=registry)
-
-    lag = LoopLagMonitor()
-    lag.start()
-    closers.append(lag.stop)
-
-    def storage_figures() -> dict[str, Any]:
-        return {
-            "commits": writer.stats.commits,
-            "commit_seconds": writer.stats.transaction_seconds,
-            "last_commit_seconds": writer.stats.last_transaction_seconds,
-            "queued": writer.queued,
-            "message_log_dropped": message_log.dropped,
-        }
-
-    metrics = prometheus_exposition(
-        EvcmsCollector(
-            stats=gateway.stats,
-            connected=gateway.connected_count,
-            lag=lag,
-            storage=storage_figures,
+        sites = SqlSiteRepository(engine, writer, clock=clock)
+        stations = SqlStationRepository(engine, writer, clock=clock)
+        api_keys = SqlApiKeyRepository(engine, writer, clock=clock)
+        message_log = SqlMessageLog(
+            engine,
+            writer,
+            retention=timedelta(days=settings.message_log_retention_days),
+            clock=clock,
         )
-    )
+        await message_log.start()
+        closers.append(message_log.close)
+        await stations.mark_all_disconnected(clock.now())
 
-    async def health() -> dict[str, Any]:
-        status = "ok" if writer.running else "storage writer stopped"
-        return {
-            "status": status,
-            "stations_connected": gateway.connected_count(),
-            "event_loop_lag_max_seconds": round(lag.max_lag, 4),
-        }
+        bus = InProcessBus()
+        closers.append(bus.close)
+        hasher = station_hasher()
+        lifecycle = StationLifecycle(
+            stations=stations,
+            hasher=hasher,
+            events=bus,
+            clock=clock,
+            policy=LifecyclePolicy(
+                auto_onboard=settings.auto_onboard.value,
+                allow_unsecured=settings.allow_unsecured_stations,
+                heartbeat_interval=settings.heartbeat_interval,
+                pending_retry_interval=settings.pending_retry_interval,
+            ),
+        )
+        registry = StationRegistry()
+        tokens = SqlTokenRepository(engine, writer, clock=clock)
+        sessions = SqlChargingSessionRepository(engine, writer, clock=clock)
+        reservations = Reservations(
+            reservations=SqlReservationRepository(engine, writer, clock=clock),
+            tokens=tokens,
+            stations=stations,
+            sessions=sessions,
+            commands=ReservationCommands(registry),
+            clock=clock,
+        )
+        charging = Charging(
+            sessions=sessions,
+            tokens=tokens,
+            stations=stations,
+            commands=SessionCommands(registry),
+            events=bus,
+            clock=clock,
+            reservations=reservations,
+        )
+        gateway_services = GatewayServices(lifecycle=lifecycle, charging=charging)
+        closers.append(gateway_services.cancel_background)  # runs after the gateway stopped
+        gateway = StationGateway(
+            registry=registry,
+            config=GatewayConfig(
+                host=settings.host,
+                port=settings.ocpp_port,
+                call_timeout=settings.call_timeout,
+                ping_interval=settings.ws_ping_interval,
+                ping_timeout=settings.ws_ping_timeout,
+                max_message_size=settings.ws_max_message_size,
+                compression=settings.ws_compression,
+            ),
+            services=gateway_services,
+            message_log=message_log,
+            clock=clock,
+        )
+        network = NetworkAdmin(
+            sites=sites,
+            stations=stations,
+            hasher=hasher,
+            commands=registry,
+            lifecycle=lifecycle,
+            clock=clock,
+        )
+        closers.append(network.close)
+        access = AccessControl(keys=api_keys, clock=clock)
+        local_lists = LocalLists(
+            lists=SqlLocalListRepository(engine, writer),
+            tokens=tokens,
+            stations=stations,
+            commands=LocalListCommands(registry),
+            clock=clock,
+            policy=LocalListPolicy(),
+        )
+        closers.append(local_lists.close)  # runs before the writer closes
+        bus.subscribe(local_lists.on_event)  # an accepted boot syncs a list that is not in step
+        token_admin = TokenAdmin(
+            tokens=tokens,
+            clock=clock,
+            on_change=local_lists.tokens_changed,
+            driver_tokens_need_approval=settings.driver_tokens_need_approval,
+        )
+        outbox = SqlOutbox(engine, writer, clock=clock)
+        mailer = _mailer(settings, outbox, clock)
+        closers.append(mailer.close)  # before the writer closes: delivery records go through it
+        operations = RemoteOperations(commands=registry)
 
-    node = Evcms(
-        settings=settings,
-        gateway=gateway,
-        network=network,
-        access=access,
-        lifecycle=lifecycle,
-        charging=charging,
-        tokens=token_admin,
-        _closers=closers,
-    )
-    # Compile every schema validator before the first station arrives (~3 s, once per process),
-    # so no station's first message pays for it on the event loop.
-    await asyncio.to_thread(ocpp_schemas.warm_up)
-    await gateway.start()
-    host = settings.display_host()
-    sock = _bind(settings.host, settings.http_port)
-    node.http_port = sock.getsockname()[1]
-    app = create_app(
-        WebDeps(
+        lag = LoopLagMonitor()
+        lag.start()
+        closers.append(lag.stop)
+
+        def storage_figures() -> dict[str, Any]:
+            return {
+                "commits": writer.stats.commits,
+                "commit_seconds": writer.stats.transaction_seconds,
+                "last_commit_seconds": writer.stats.last_transaction_seconds,
+                "queued": writer.queued,
+                "message_log_dropped": message_log.dropped,
+            }
+
+        metrics = prometheus_exposition(
+            EvcmsCollector(
+                stats=gateway.stats,
+                connected=gateway.connected_count,
+                lag=lag,
+                storage=storage_figures,
+            )
+        )
+
+        async def health() -> dict[str, Any]:
+            status = "ok" if writer.running else "storage writer stopped"
+            return {
+                "status": status,
+                "stations_connected": gateway.connected_count(),
+                "event_loop_lag_max_seconds": round(lag.max_lag, 4),
+            }
+
+        node = Evcms(
+            settings=settings,
+            gateway=gateway,
             network=network,
             access=access,
-            operations=operations,
-            message_log=message_log,
-            metrics=metrics,
-            health=health,
-            ocpp_url=f"ws://{host}:{gateway.port}/ocpp/{{station_id}}",
+            lifecycle=lifecycle,
             charging=charging,
             tokens=token_admin,
-            clock=clock,
-            drivers=_driver_accounts(
-                settings, engine, writer, mailer, clock, node.http_port, token_admin.block_all_of
-            ),
-            reservations=reservations,
-            local_lists=local_lists,
+            _closers=closers,
         )
-    )
-    http = _EmbeddedUvicorn(
-        uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=5)
-    )
-    node._http = http
-    http_task = asyncio.get_running_loop().create_task(http.serve(sockets=[sock]))
-
-    async def stop_http() -> None:
-        http.should_exit = True
-        await asyncio.gather(http_task, return_exceptions=True)
-
-    closers.append(stop_http)  # closers run in reverse: HTTP first, the engine last
-    node._tasks.append(
-        asyncio.get_running_loop().create_task(
-            _every(PRESENCE_FLUSH_SECONDS, lifecycle.flush_presence, "storing station presence")
+        # Compile every schema validator before the first station arrives (~3 s, once per process),
+        # so no station's first message pays for it on the event loop.
+        await asyncio.to_thread(ocpp_schemas.warm_up)
+        await gateway.start()
+        host = settings.display_host()
+        sock = _bind(settings.host, settings.http_port)
+        node.http_port = sock.getsockname()[1]
+        drivers = _driver_accounts(
+            settings, engine, writer, mailer, outbox, clock, node.http_port,
+            token_admin.block_all_of,
         )
-    )
-    node._tasks.append(asyncio.get_running_loop().create_task(_freeze_heap(gateway)))
-    node._tasks.append(
-        asyncio.get_running_loop().create_task(
-            _every(RESERVATION_SWEEP_SECONDS, reservations.expire_due, "expiring reservations")
+        app = create_app(
+            WebDeps(
+                network=network,
+                access=access,
+                operations=operations,
+                message_log=message_log,
+                metrics=metrics,
+                health=health,
+                ocpp_url=f"ws://{host}:{gateway.port}/ocpp/{{station_id}}",
+                charging=charging,
+                tokens=token_admin,
+                clock=clock,
+                drivers=drivers,
+                reservations=reservations,
+                local_lists=local_lists,
+            )
         )
-    )
-    while not http.started:
-        if http_task.done():
-            await http_task
-            raise RuntimeError("the HTTP server did not start")
-        await asyncio.sleep(0.01)
+        http = _EmbeddedUvicorn(
+            uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=5)
+        )
+        node._http = http
+        http_task = asyncio.get_running_loop().create_task(http.serve(sockets=[sock]))
 
-    if demo:
-        node.demo_admin_key = await _start_demo(node, settings)
-    gc.collect()
-    gc.freeze()
-    return node
+        async def stop_http() -> None:
+            http.should_exit = True
+            await asyncio.gather(http_task, return_exceptions=True)
+
+        closers.append(stop_http)  # closers run in reverse: HTTP first, the engine last
+        node._tasks.append(
+            asyncio.get_running_loop().create_task(
+                _every(PRESENCE_FLUSH_SECONDS, lifecycle.flush_presence, "storing station presence")
+            )
+        )
+        node._tasks.append(asyncio.get_running_loop().create_task(_freeze_heap(gateway)))
+        node._tasks.append(
+            asyncio.get_running_loop().create_task(
+                _every(RESERVATION_SWEEP_SECONDS, reservations.expire_due, "expiring reservations")
+            )
+        )
+        node._tasks.append(
+            asyncio.get_running_loop().create_task(
+                _every(3600, drivers.purge_expired_tokens, "purging expired driver tokens")
+            )
+        )
+        while not http.started:
+            if http_task.done():
+                await http_task
+                raise RuntimeError("the HTTP server did not start")
+            await asyncio.sleep(0.01)
+
+        if demo:
+            node.demo_admin_key = await _start_demo(node, settings)
+        gc.collect()
+        gc.freeze()
+        return node
+    except BaseException:
+        # A start that fails half-way leaves nothing running: undo what was started.
+        for closer in reversed(closers):
+            with contextlib.suppress(Exception):
+                await closer()
+        raise
 
 
 def _mailer(settings: Settings, outbox: SqlOutbox, clock: SystemClock) -> OutboxMailer | SmtpMailer:
@@ -350,6 +368,7 @@ def _driver_accounts(
     engine: Any,
     writer: Writer,
     mailer: OutboxMailer | SmtpMailer,
+    outbox: SqlOutbox,
     clock: SystemClock,
     http_port: int,
     on_deactivated: Any = None,
@@ -358,7 +377,7 @@ def _driver_accounts(
         drivers=SqlDriverRepository(engine, writer, clock=clock),
         tokens=SqlDriverAuthTokenRepository(engine, writer, clock=clock),
         mailer=mailer,
-        outbox=SqlOutbox(engine, writer, clock=clock),
+        outbox=outbox,
         hasher=operator_hasher(),
         clock=clock,
         policy=DriverPolicy(
@@ -512,7 +531,8 @@ async def admin(settings: Settings) -> AsyncIterator[AdminContext]:
         raise
     writer = Writer(engine)
     await writer.start()
-    mailer = _mailer(settings, SqlOutbox(engine, writer, clock=clock), clock)
+    outbox = SqlOutbox(engine, writer, clock=clock)
+    mailer = _mailer(settings, outbox, clock)
     try:
         stations = SqlStationRepository(engine, writer, clock=clock)
         tokens = SqlTokenRepository(engine, writer, clock=clock)
@@ -558,7 +578,7 @@ async def admin(settings: Settings) -> AsyncIterator[AdminContext]:
                 clock=clock,
             ),
             drivers=_driver_accounts(
-                settings, engine, writer, mailer, clock, settings.http_port,
+                settings, engine, writer, mailer, outbox, clock, settings.http_port,
                 token_admin.block_all_of,
             ),
         )

@@ -177,6 +177,13 @@ class NetworkAdmin:
         )
         return StationView(station, presence, await self._stations.connector_states(station_id))
 
+    async def close(self) -> None:
+        """At shutdown: stop the TriggerMessage calls still waiting for stations."""
+        tasks = list(self._background)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     async def _require(self, station_id: StationId) -> Station:
         station = await self._stations.get(station_id)
         if station is None:

@@ -44,6 +44,13 @@ class GatewayServices:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    async def cancel_background(self) -> None:
+        """At shutdown: stop work scheduled by ``after_answer`` that has not finished."""
+        tasks = list(self._background)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
 
 @dataclass(frozen=True, slots=True)
 class StationContext:
