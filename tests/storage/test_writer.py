@@ -79,6 +79,8 @@ async def test_a_failing_op_does_not_lose_the_others(engine: AsyncEngine) -> Non
     assert isinstance(results[1], RuntimeError)
     assert await site_ids(engine) == {"a", "b", "c"}  # the broken op's insert was rolled back
     assert writer.stats.failed_batches == 1
+    # the rest of the batch still shared one commit (savepoints), not one commit each
+    assert writer.stats.commits == 1
 
 
 async def test_a_database_error_in_a_batch_fails_only_its_caller(engine: AsyncEngine) -> None:

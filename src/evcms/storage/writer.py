@@ -256,14 +256,46 @@ class Writer:
                     start = end
         except Exception:
             self.stats.failed_batches += 1
-            for item in live:
-                await self._run_alone(item)
+            await self._run_isolated(live)
             return
         self._committed(started)
         self.stats.ops += len(live)
         for item, result in zip(live, results, strict=True):
             if not item.future.done():
                 item.future.set_result(result)
+
+    async def _run_isolated(self, live: list[_Item]) -> None:
+        """A batch failed and was rolled back: run it again in one transaction with a SAVEPOINT
+        per op, so only the failing callers get their errors and the rest still share one
+        commit (instead of one commit each). If even that fails, each op runs alone."""
+        outcomes: list[tuple[bool, Any]] = []
+        started = time.perf_counter()
+        try:
+            async with self._write_engine.begin() as conn:
+                for item in live:
+                    try:
+                        async with conn.begin_nested():
+                            if item.op is not None:
+                                result = await item.op(conn)
+                            else:
+                                await conn.execute(item.statement, item.params)  # type: ignore[arg-type]
+                                result = None
+                        outcomes.append((True, result))
+                    except Exception as exc:
+                        outcomes.append((False, exc))
+        except Exception:
+            for item in live:
+                await self._run_alone(item)
+            return
+        self._committed(started)
+        self.stats.ops += len(live)
+        for item, (ok, value) in zip(live, outcomes, strict=True):
+            if item.future.done():
+                continue
+            if ok:
+                item.future.set_result(value)
+            else:
+                item.future.set_exception(value)
 
     def _committed(self, started: float) -> None:
         elapsed = time.perf_counter() - started
