@@ -332,3 +332,31 @@ async def test_charging_without_reservations_is_unchanged(world: World) -> None:
     world.charging = plain
     assert (await world.start("CARD-B", transaction_id="T-1")).authorization.status is AuthorizationStatus.ACCEPTED  # type: ignore[union-attr]
     await plain.reservation_status_update(CP, 1, "Expired")  # nothing to hand it to
+
+
+async def test_a_driver_holds_one_short_reservation_at_a_time(world: World) -> None:
+    r = world.reservations
+    first, _ = await r.reserve(CP, evse_id=1, token_id="CARD-A", driver_id="ana")
+    assert first.status is ReservationStatus.ACCEPTED
+    with pytest.raises(ReservationError, match="already hold 1 reservation") as caught:
+        await r.reserve(CP, evse_id=2, token_id="CARD-A", driver_id="ana")
+    assert caught.value.status == 409
+    await r.cancel(first.id, driver_id="ana")
+    with pytest.raises(ReservationError) as too_long:  # drivers reserve for an hour at most
+        await r.reserve(
+            CP, evse_id=2, token_id="CARD-A", driver_id="ana",
+            expires_at=world.clock.now() + timedelta(minutes=61),
+        )
+    assert too_long.value.status == 422
+    second, _ = await r.reserve(CP, evse_id=2, token_id="CARD-A", driver_id="ana")
+    assert second.status is ReservationStatus.ACCEPTED
+
+
+async def test_a_reservation_whose_reserve_now_went_unanswered_can_be_cancelled(world: World) -> None:
+    world.commands.reply = CommandReply(CommandOutcome.TIMEOUT)
+    reservation, _ = await world.reservations.reserve(CP, evse_id=1, token_id="CARD-A")
+    assert reservation.status is ReservationStatus.FAILED
+    world.commands.reply = CommandReply(CommandOutcome.RESULT, {"status": "Accepted"})
+    cancelled, reply = await world.reservations.cancel(reservation.id)
+    assert reply.outcome is CommandOutcome.RESULT
+    assert cancelled.status is ReservationStatus.CANCELLED

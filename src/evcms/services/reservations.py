@@ -57,7 +57,11 @@ class ReservationError(Exception):
 @dataclass(frozen=True, slots=True)
 class ReservationPolicy:
     default_duration: timedelta = timedelta(minutes=15)
-    max_duration: timedelta = timedelta(hours=24)
+    max_duration: timedelta = timedelta(hours=24)  # for operators
+    # Drivers reserve for themselves: one place at a time, for a short while, so nobody can
+    # hold a whole network.
+    driver_max_duration: timedelta = timedelta(hours=1)
+    driver_max_active: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,12 +180,11 @@ class Reservations:
         token. The reservation is stored, ReserveNow sent, and the station's answer recorded:
         Accepted, Faulted, Occupied, Rejected, Unavailable, or Failed without an answer."""
         now = self._clock.now()
+        longest = self.policy.max_duration if driver_id is None else self.policy.driver_max_duration
         try:
             evse_id = check_evse_id(evse_id)
             until = check_expiry(
-                expires_at or now + self.policy.default_duration,
-                now=now,
-                longest=self.policy.max_duration,
+                expires_at or now + self.policy.default_duration, now=now, longest=longest
             )
         except InvalidReservation as exc:
             raise ReservationError(str(exc), 422) from exc
@@ -193,6 +196,20 @@ class Reservations:
         verdict = authorize(token, now=now, active_sessions=0, starting=False)
         if verdict.status is not AuthorizationStatus.ACCEPTED:
             raise ReservationError(f"token {token_id!r} may not charge now: {verdict.status.value}")
+        if driver_id is not None:
+            held_by_driver = [
+                r
+                for status in (ReservationStatus.PENDING, ReservationStatus.ACCEPTED)
+                for r in await self._reservations.list(
+                    ReservationFilter(driver_id=driver_id, status=status),
+                    limit=self.policy.driver_max_active + 1,
+                )
+                if r.is_active(now) or r.status is ReservationStatus.PENDING
+            ]
+            if len(held_by_driver) >= self.policy.driver_max_active:
+                raise ReservationError(
+                    f"you already hold {len(held_by_driver)} reservation(s); cancel one first", 409
+                )
         if not self._commands.is_connected(station_id):
             raise ReservationError(f"station {station_id} is not connected", 409)
         for held in await self._reservations.accepted(station_id):
@@ -235,10 +252,11 @@ class Reservations:
     async def cancel(
         self, reservation_id: int, *, driver_id: str | None = None
     ) -> tuple[Reservation, CommandReply]:
-        """Send CancelReservation for an Accepted, unexpired reservation. It is Cancelled when the
+        """Send CancelReservation for an Accepted, unexpired reservation — or a Failed one, whose
+        ReserveNow went unanswered: the station may hold it all the same. It is Cancelled when the
         station accepts, or answers Rejected (it holds no such reservation any more)."""
         reservation = await self._require(reservation_id, driver_id)
-        if reservation.status is not ReservationStatus.ACCEPTED:
+        if reservation.status not in (ReservationStatus.ACCEPTED, ReservationStatus.FAILED):
             raise ReservationError(
                 f"reservation {reservation_id} is {reservation.status.value}, not Accepted", 409
             )
@@ -248,7 +266,7 @@ class Reservations:
                 reservation.id,
                 ReservationStatus.CANCELLED,
                 self._clock.now(),
-                only_from=OPEN,
+                only_from=OPEN | {ReservationStatus.FAILED},
             )
             reservation = changed or await self._require(reservation_id, None)
         return reservation, reply
