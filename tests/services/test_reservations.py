@@ -75,8 +75,8 @@ class NoSessionCommands:
     async def remote_stop(self, *args: Any, **kwargs: Any) -> CommandReply:
         return CommandReply(CommandOutcome.DISCONNECTED)
 
-    async def transaction_status(self, *args: Any, **kwargs: Any) -> CommandReply:
-        return CommandReply(CommandOutcome.DISCONNECTED)
+    async def transaction_status(self, *args: Any, **kwargs: Any) -> None:
+        return None  # the station cannot tell
 
 
 @dataclass

@@ -37,7 +37,6 @@ from evcms.domain.tokens import (
 from evcms.services.ports import (
     ChargingSessionRepository,
     Clock,
-    CommandOutcome,
     CommandReply,
     EventBus,
     SessionFilter,
@@ -71,6 +70,12 @@ class TokenRef:
 
 
 @dataclass(frozen=True, slots=True)
+class TransactionStatus:
+    ongoing: bool | None  # None: the station did not say
+    messages_queued: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Recorded:
     session: ChargingSession
     authorization: Authorization | None  # for events that carried a token
@@ -93,7 +98,10 @@ class StationSessionCommands(Protocol):
 
     async def transaction_status(
         self, station_id: StationId, transaction_id: str
-    ) -> CommandReply: ...
+    ) -> TransactionStatus | None:
+        """What the station says about a transaction; None when it cannot tell (no answer,
+        an error, or a version without the question)."""
+        ...
 
 
 class SessionReservations(Protocol):
@@ -348,12 +356,12 @@ class Charging:
             if session.created_at >= booted_at:
                 continue
             if ask_station:
-                reply = await self._commands.transaction_status(station_id, session.transaction_id)
+                status = await self._commands.transaction_status(
+                    station_id, session.transaction_id
+                )
                 # Close only when the station says the transaction is over and nothing about
                 # it is queued; no answer (timeout, error, gone) leaves the session open.
-                if reply.outcome is not CommandOutcome.RESULT or reply.payload is None:
-                    continue
-                if reply.payload.get("ongoingIndicator") or reply.payload.get("messagesInQueue"):
+                if status is None or status.ongoing is not False or status.messages_queued:
                     continue
             await self._close(session, reason="StationRebooted", by=None, note=None)
             closed.append(session.id)

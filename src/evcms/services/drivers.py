@@ -6,9 +6,11 @@ is stored, so a leaked table gives nobody a session. A fast hash is right for su
 argon2 is for the passwords people choose, and it runs in a worker thread so hashing never
 stalls the event loop.
 
-Nothing here tells a caller whether an e-mail address has an account unless they prove they
-own it (the right password, or a link that reached the mailbox): a password-reset request is
-answered the same way for every address, and a failed login says "wrong e-mail or password".
+Login, password reset and resending the confirmation do not tell a caller whether an e-mail
+address has an account: a reset request is answered the same way for every address, and a failed
+login says "wrong e-mail or password". Registration does (409 for a taken address), as on most
+sites, so that a driver who forgot they have an account is told so; hiding it would mean mailing
+the owner instead, which is left for the driver app's issue.
 """
 
 from __future__ import annotations

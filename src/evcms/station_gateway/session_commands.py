@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from evcms.domain.ids import StationId
 from evcms.domain.tokens import IdToken, TokenType
+from evcms.services.charging import TransactionStatus
 from evcms.services.ports import CommandOutcome, CommandReply, StationCommands
 
 V16 = "ocpp1.6"
@@ -64,12 +65,19 @@ class SessionCommands:
             station_id, "RequestStopTransaction", {"transactionId": transaction_id}
         )
 
-    async def transaction_status(self, station_id: StationId, transaction_id: str) -> CommandReply:
+    async def transaction_status(
+        self, station_id: StationId, transaction_id: str
+    ) -> TransactionStatus | None:
         version = self._version(station_id)
-        if version is None:
-            return CommandReply(CommandOutcome.DISCONNECTED)
-        if version == V16:
-            return _refused("OCPP 1.6 has no GetTransactionStatus")
-        return await self._commands.call(
+        if version is None or version == V16:  # 1.6 has no GetTransactionStatus
+            return None
+        reply = await self._commands.call(
             station_id, "GetTransactionStatus", {"transactionId": transaction_id}
+        )
+        if reply.outcome is not CommandOutcome.RESULT or reply.payload is None:
+            return None
+        ongoing = reply.payload.get("ongoingIndicator")
+        return TransactionStatus(
+            ongoing=bool(ongoing) if ongoing is not None else None,
+            messages_queued=bool(reply.payload["messagesInQueue"]),
         )
