@@ -8,7 +8,25 @@ from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.dml import Insert
+
+from evcms.services.clock import SystemClock
+from evcms.services.ports import Clock
+from evcms.storage.writer import Writer
+
+
+class SqlRepository:
+    """What every SQL repository holds: the engine for reads, the writer for writes, a clock."""
+
+    def __init__(self, engine: AsyncEngine, writer: Writer, *, clock: Clock | None = None) -> None:
+        self._engine = engine
+        self._writer = writer
+        self._clock: Clock = clock or SystemClock()
+
+    @property
+    def _dialect(self) -> str:
+        return self._engine.dialect.name
 
 
 def upsert(

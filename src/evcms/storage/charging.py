@@ -38,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert, Update
 
 from evcms.domain.charging_sessions import (
@@ -51,10 +51,10 @@ from evcms.domain.charging_sessions import (
 from evcms.domain.ids import StationId
 from evcms.domain.metering import EnergyCounter, MeterSample
 from evcms.domain.tokens import IdToken, TokenStatus, TokenType
-from evcms.services.ports import AlreadyExists, Clock, NotFound, SessionFilter
-from evcms.storage._sql import ordered, utc, utc_or_none
+from evcms.services.ports import AlreadyExists, NotFound, SessionFilter
+from evcms.storage._sql import SqlRepository, ordered, utc, utc_or_none
 from evcms.storage.tables import charging_sessions, drivers, id_tokens, session_events
-from evcms.storage.writer import Op, Writer
+from evcms.storage.writer import Op
 
 # -- events as JSON ---------------------------------------------------------------------------
 
@@ -147,20 +147,6 @@ def event_from_json(text: str | bytes) -> SessionEvent:
 # -- common -----------------------------------------------------------------------------------
 
 
-class _SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
-class _SqlRepository:
-    def __init__(self, engine: AsyncEngine, writer: Writer, *, clock: Clock | None = None) -> None:
-        self._engine = engine
-        self._writer = writer
-        self._clock: Clock = clock or _SystemClock()
-
-    @property
-    def _dialect(self) -> str:
-        return self._engine.dialect.name
 
 
 @functools.cache
@@ -217,7 +203,7 @@ async def _require_driver(conn: AsyncConnection, driver_id: str | None) -> None:
         raise NotFound(f"driver {driver_id!r} does not exist")
 
 
-class SqlTokenRepository(_SqlRepository):
+class SqlTokenRepository(SqlRepository):
     async def add(self, token: IdToken) -> None:
         """``AlreadyExists`` for a taken id; ``NotFound`` when ``driver_id`` names no driver."""
         values = {
@@ -384,7 +370,7 @@ def _filtered(query: Any, filter: SessionFilter) -> Any:
     return query.where(and_(*conditions)) if conditions else query
 
 
-class SqlChargingSessionRepository(_SqlRepository):
+class SqlChargingSessionRepository(SqlRepository):
     async def create(
         self,
         *,

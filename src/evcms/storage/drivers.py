@@ -13,37 +13,22 @@ import builtins
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, delete, exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evcms.domain.drivers import AuthToken, AuthTokenPurpose, Driver, DriverStatus, Language
 from evcms.services.drivers import OutboxMail
-from evcms.services.ports import AlreadyExists, Clock, NotFound
-from evcms.storage._sql import ordered, utc, utc_or_none
+from evcms.services.ports import AlreadyExists, NotFound
+from evcms.storage._sql import SqlRepository, ordered, utc, utc_or_none
 from evcms.storage.tables import driver_auth_tokens, drivers, email_outbox
-from evcms.storage.writer import Writer
 
 ERROR_MAX_LENGTH = 1000  # email_outbox.error
 
 
-class _SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
-class _SqlRepository:
-    def __init__(self, engine: AsyncEngine, writer: Writer, *, clock: Clock | None = None) -> None:
-        self._engine = engine
-        self._writer = writer
-        self._clock: Clock = clock or _SystemClock()
-
-    @property
-    def _dialect(self) -> str:
-        return self._engine.dialect.name
 
 
 def _normalised(driver: Driver) -> Driver:
@@ -100,7 +85,7 @@ def _driver_values(driver: Driver) -> dict[str, Any]:
     }
 
 
-class SqlDriverRepository(_SqlRepository):
+class SqlDriverRepository(SqlRepository):
     async def add(self, driver: Driver) -> None:
         driver = _normalised(driver)
         values = {"id": driver.id, "created_at": driver.created_at, **_driver_values(driver)}
@@ -181,7 +166,7 @@ def _token_from_row(row: Row[Any]) -> AuthToken:
     )
 
 
-class SqlDriverAuthTokenRepository(_SqlRepository):
+class SqlDriverAuthTokenRepository(SqlRepository):
     async def add(self, token: AuthToken) -> None:
         token = _normalised_token(token)
         values = {
@@ -282,7 +267,7 @@ def _mail_from_row(row: Row[Any]) -> OutboxMail:
     )
 
 
-class SqlOutbox(_SqlRepository):
+class SqlOutbox(SqlRepository):
     async def add(self, to_address: str, subject: str, body: str, at: datetime) -> int:
         values = {"to_address": to_address, "subject": subject, "body": body, "created_at": utc(at)}
 

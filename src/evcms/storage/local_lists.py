@@ -64,10 +64,6 @@ def _error(text: str | None) -> str | None:
     return None if text is None else text[:ERROR_LENGTH]
 
 
-class _SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
 
 # -- SQL --------------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ import itertools
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from evcms.domain.access import ApiKey
@@ -32,6 +32,7 @@ from evcms.domain.charging_sessions import (
 from evcms.domain.ids import SiteId, StationId
 from evcms.domain.stations import ConnectorState, Presence, Site, Station, StationInfo
 from evcms.domain.tokens import IdToken, TokenStatus, TokenType
+from evcms.services.clock import SystemClock
 from evcms.services.ports import (
     AlreadyExists,
     Clock,
@@ -45,10 +46,6 @@ from evcms.storage.charging import event_from_json, event_to_json
 
 _D = TypeVar("_D")
 
-
-class _SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 @dataclass
@@ -240,7 +237,7 @@ class MemoryMessageLog:
         self.db = db or MemoryDatabase()
         self.max_buffer = max_buffer
         self.retention = retention
-        self._clock: Clock = clock or _SystemClock()
+        self._clock: Clock = clock or SystemClock()
         self._buffer: deque[tuple[StationId, Direction, str, datetime]] = deque()
         self.dropped = 0
         self.written = 0

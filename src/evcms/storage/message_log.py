@@ -17,13 +17,14 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from evcms.domain.ids import StationId
+from evcms.services.clock import SystemClock
 from evcms.services.ports import Clock, Direction, LoggedMessage
 from evcms.storage._sql import utc
 from evcms.storage.tables import message_log
@@ -33,10 +34,6 @@ log = logging.getLogger(__name__)
 
 _Entry = tuple[StationId, Direction, str, datetime]
 
-
-class _SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 class SqlMessageLog:
@@ -63,7 +60,7 @@ class SqlMessageLog:
         self.retention = retention
         self.retention_interval = retention_interval
         self.purge_chunk = purge_chunk
-        self._clock: Clock = clock or _SystemClock()
+        self._clock: Clock = clock or SystemClock()
         self._buffer: deque[_Entry] = deque()
         self._flush_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []

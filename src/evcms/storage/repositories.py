@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evcms.domain.access import ApiKey, Role
 from evcms.domain.ids import SiteId, StationId
@@ -27,27 +27,9 @@ from evcms.domain.stations import (
     Station,
     StationInfo,
 )
-from evcms.services.ports import AlreadyExists, Clock, NotFound
-from evcms.storage._sql import ordered, upsert, utc, utc_or_none
+from evcms.services.ports import AlreadyExists, NotFound
+from evcms.storage._sql import SqlRepository, ordered, upsert, utc, utc_or_none
 from evcms.storage.tables import api_keys, connector_states, sites, station_presence, stations
-from evcms.storage.writer import Writer
-
-
-class _SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
-class _SqlRepository:
-    def __init__(self, engine: AsyncEngine, writer: Writer, *, clock: Clock | None = None) -> None:
-        self._engine = engine
-        self._writer = writer
-        self._clock: Clock = clock or _SystemClock()
-
-    @property
-    def _dialect(self) -> str:
-        return self._engine.dialect.name
-
 
 # -- sites ------------------------------------------------------------------------------------
 
@@ -71,7 +53,7 @@ def _site_values(site: Site) -> dict[str, Any]:
     }
 
 
-class SqlSiteRepository(_SqlRepository):
+class SqlSiteRepository(SqlRepository):
     async def add(self, site: Site) -> None:
         values = {"id": site.id, **_site_values(site), "created_at": self._clock.now()}
 
@@ -219,7 +201,7 @@ async def _require_site(conn: AsyncConnection, site_id: SiteId | None) -> None:
         raise NotFound(f"site {site_id!r} does not exist")
 
 
-class SqlStationRepository(_SqlRepository):
+class SqlStationRepository(SqlRepository):
     async def add(self, station: Station) -> None:
         now = self._clock.now()
         values = {
@@ -370,7 +352,7 @@ def _api_key_from_row(row: Row[Any]) -> ApiKey:
     )
 
 
-class SqlApiKeyRepository(_SqlRepository):
+class SqlApiKeyRepository(SqlRepository):
     async def add(self, key: ApiKey) -> None:
         """``AlreadyExists`` when the id or the secret hash is taken."""
         values = {

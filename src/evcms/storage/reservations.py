@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import itertools
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, and_, insert, select, update
@@ -18,16 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from evcms.domain.ids import StationId
 from evcms.domain.reservations import Reservation, ReservationStatus
+from evcms.services.clock import SystemClock
 from evcms.services.ports import Clock
 from evcms.services.reservations import NewReservation, ReservationFilter
 from evcms.storage._sql import utc
 from evcms.storage.tables import reservations
 from evcms.storage.writer import Writer
-
-
-class _SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 def _from_row(row: Row[Any]) -> Reservation:
@@ -65,7 +61,7 @@ class SqlReservationRepository:
     def __init__(self, engine: AsyncEngine, writer: Writer, *, clock: Clock | None = None) -> None:
         self._engine = engine
         self._writer = writer
-        self._clock: Clock = clock or _SystemClock()
+        self._clock: Clock = clock or SystemClock()
 
     async def add(self, new: NewReservation, status: ReservationStatus, at: datetime) -> Reservation:
         at = utc(at)
