@@ -39,6 +39,7 @@ from evcms.services.ports import (
     Clock,
     CommandReply,
     EventBus,
+    ServiceError,
     SessionFilter,
     StationRepository,
     TokenRepository,
@@ -53,12 +54,8 @@ FREE_VEND_TOKEN_TYPES = frozenset({TokenType.NO_AUTHORIZATION})
 STARTABLE = frozenset({ConnectorStatus.AVAILABLE, ConnectorStatus.PREPARING})
 
 
-class ChargingError(Exception):
-    """A request that cannot be done; ``status`` is an HTTP-like hint for adapters."""
-
-    def __init__(self, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.status = status
+class ChargingError(ServiceError):
+    """A session request that cannot be done (remote start on a busy EVSE, ...)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,15 @@ class NotFound(Exception):
     """The entity to change does not exist."""
 
 
+class ServiceError(Exception):
+    """A request a service cannot do; ``status`` is an HTTP-like hint for adapters and the
+    message says what is wrong (what to fix, when that is up to the caller)."""
+
+    def __init__(self, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class Clock(Protocol):
     def now(self) -> datetime:
         """Timezone-aware UTC."""

@@ -37,6 +37,7 @@ from evcms.services.ports import (
     Clock,
     CommandOutcome,
     CommandReply,
+    ServiceError,
     StationRepository,
     TokenRepository,
 )
@@ -46,12 +47,8 @@ log = logging.getLogger(__name__)
 _NOT_FREE = frozenset({ConnectorStatus.FAULTED, ConnectorStatus.UNAVAILABLE})
 
 
-class ReservationError(Exception):
-    """A request that cannot be done; ``status`` is an HTTP-like hint for adapters."""
-
-    def __init__(self, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.status = status
+class ReservationError(ServiceError):
+    """A reservation request that cannot be done."""
 
 
 @dataclass(frozen=True, slots=True)
