@@ -173,3 +173,18 @@ async def test_one_misbehaving_station_does_not_disturb_the_others(evcms_unsecur
             beat = await good.call(call16.Heartbeat())
             assert beat.current_time
         assert (await exchange(evil, '[2,"ok","Heartbeat",{}]'))[:2] == [3, "ok"]
+
+
+async def test_repeated_wrong_passwords_get_429(evcms_sqlite):
+    await evcms_sqlite.add_station("GUESS-1", password=PASSWORD)
+    url = evcms_sqlite.station_url("GUESS-1")
+    for _ in range(5):
+        status, _ = await refused_status(
+            url, subprotocols=["ocpp1.6"], additional_headers=basic("GUESS-1", "wrong-password-123456")
+        )
+        assert status == 401
+    status, body = await refused_status(
+        url, subprotocols=["ocpp1.6"], additional_headers=basic("GUESS-1", PASSWORD)
+    )
+    assert status == 429
+    assert "too many wrong passwords" in body

@@ -111,3 +111,19 @@ async def test_boot_and_status_are_stored():
     await lifecycle.report_status(ConnectorState(CP, 1, 1, ConnectorStatus.FAULTED, clock.now(), "GroundFailure"))
     (state,) = await repo.connector_states(CP)
     assert state.status is ConnectorStatus.FAULTED and state.error_code == "GroundFailure"
+
+
+async def test_password_guessing_is_locked_out_for_a_while():
+    lifecycle, repo, clock = make()
+    await repo.add(Station(CP, clock.now(), password_hash=HASHER.hash(PASSWORD)))
+    for _ in range(5):
+        assert (await lifecycle.admit(CP, "guess-guess-guess-1")).verdict is (
+            ConnectionVerdict.BAD_CREDENTIALS
+        )
+    # now even the right password waits: no argon2 work for a guesser
+    assert (await lifecycle.admit(CP, PASSWORD)).verdict is ConnectionVerdict.TOO_MANY_ATTEMPTS
+    clock.advance(61)
+    assert (await lifecycle.admit(CP, PASSWORD)).verdict is ConnectionVerdict.ALLOW
+    assert (await lifecycle.admit(CP, "guess-guess-guess-1")).verdict is (
+        ConnectionVerdict.BAD_CREDENTIALS
+    )  # the count started again

@@ -130,6 +130,7 @@ class ConnectionVerdict(enum.Enum):
     UNKNOWN_STATION = "unknown station"
     BAD_CREDENTIALS = "bad credentials"
     CREDENTIALS_REQUIRED = "credentials required"
+    TOO_MANY_ATTEMPTS = "too many failed attempts"
 
 
 def check_credentials(

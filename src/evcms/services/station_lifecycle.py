@@ -54,6 +54,10 @@ class LifecyclePolicy:
     allow_unsecured: bool
     heartbeat_interval: int
     pending_retry_interval: int
+    # After this many wrong passwords for one station within ``lockout_seconds``, its handshakes
+    # are refused without checking (no argon2 work for a password guesser) until the window ends.
+    max_failed_logins: int = 5
+    lockout_seconds: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,7 @@ class StationLifecycle:
         self._registration: dict[StationId, RegistrationStatus] = {}
         self._presence: dict[StationId, Presence] = {}
         self._boots_asked: set[StationId] = set()
+        self._failed_logins: dict[StationId, tuple[int, datetime]] = {}  # count, first failure
         self._last_message: dict[StationId, datetime] = {}
         # (station id, password hash) -> digest of the password that last verified, so a
         # reconnecting station does not pay for argon2 again while its credentials are unchanged.
@@ -102,9 +107,29 @@ class StationLifecycle:
             )
             verdict = check_credentials(station, password_ok=None, allow_unsecured=allowed)
         else:
+            if password is not None and self._locked_out(station_id):
+                return Admission(ConnectionVerdict.TOO_MANY_ATTEMPTS, station)
             ok = None if password is None else await self._password_matches(station, password)
             verdict = check_credentials(station, password_ok=ok, allow_unsecured=False)
+            if ok is False:
+                self._failed_login(station_id)
+            elif ok:
+                self._failed_logins.pop(station_id, None)
         return Admission(verdict, station)
+
+    def _locked_out(self, station_id: StationId) -> bool:
+        entry = self._failed_logins.get(station_id)
+        if entry is None:
+            return False
+        count, first = entry
+        if (self._clock.now() - first).total_seconds() >= self._policy.lockout_seconds:
+            del self._failed_logins[station_id]
+            return False
+        return count >= self._policy.max_failed_logins
+
+    def _failed_login(self, station_id: StationId) -> None:
+        count, first = self._failed_logins.get(station_id, (0, self._clock.now()))
+        self._failed_logins[station_id] = (count + 1, first)
 
     async def _onboard(self, station_id: StationId, password: str | None) -> Admission:
         registration = (

@@ -67,6 +67,10 @@ _VERDICT_STATUS = {
         401,
         "station {id} must authenticate with HTTP Basic auth (user name = station id)",
     ),
+    ConnectionVerdict.TOO_MANY_ATTEMPTS: (
+        429,
+        "too many wrong passwords for station {id}; wait a minute before trying again",
+    ),
 }
 
 
@@ -158,6 +162,8 @@ class StationGateway:
             if admission.verdict is not ConnectionVerdict.ALLOW:
                 status, message = _VERDICT_STATUS[admission.verdict]
                 headers = challenge_headers() if status == 401 else {}
+                if status == 429:
+                    headers = {"Retry-After": "60"}
                 raise HandshakeRefused(status, message.format(id=station_id), headers)
         except HandshakeRefused as refused:
             self.stats.handshakes_refused[refused.status] += 1
