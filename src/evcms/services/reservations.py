@@ -382,7 +382,7 @@ class Reservations:
             return None
         broken = {s.evse_id for s in states if s.evse_id > 0 and s.status in _NOT_FREE}
         busy = {
-            s.evse_id
+            s.state.evse_id or s.evse_id  # the EVSE a 2.0.1 station named after the start
             for s in await self._sessions.active(station_id=station_id)
             if s.id != session_id
         }
