@@ -182,3 +182,4 @@ def configure_logging(level: str, fmt: str) -> None:
     root.setLevel(level.upper())
     logging.getLogger("websockets").setLevel(logging.WARNING)
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)  # "Started server process"
