@@ -401,3 +401,20 @@ async def test_a_boot_evcms_asked_for_does_not_close_sessions(cards):
         await cp.call(c16.BootNotification(charge_point_vendor="V", charge_point_model="M"))
         await asyncio.sleep(0.3)  # the reboot check runs after the answer
         assert (await session_of(h, "TRIG-16", str(start.transaction_id)))["status"] == "Active"
+
+
+async def test_v201_concurrent_sessions_beyond_the_limit_are_refused(cards):
+    h = cards
+    await h.add_station("CONC-201", password=PASSWORD)
+    card = {"id_token": "CARD-SOLO", "type": "ISO14443"}
+    async with h.connect("CONC-201", "ocpp2.0.1", PASSWORD) as cp:
+        first = await cp.call(c201.TransactionEvent(
+            event_type="Started", timestamp=ts(0), trigger_reason="Authorized", seq_no=0,
+            transaction_info={"transaction_id": "C-1"}, id_token=card, evse={"id": 1, "connector_id": 1}))
+        assert first.id_token_info["status"] == "Accepted"
+        auth = await cp.call(c201.Authorize(id_token=card))
+        assert auth.id_token_info["status"] == "ConcurrentTx"
+        second = await cp.call(c201.TransactionEvent(
+            event_type="Started", timestamp=ts(1), trigger_reason="Authorized", seq_no=0,
+            transaction_info={"transaction_id": "C-2"}, id_token=card, evse={"id": 2, "connector_id": 1}))
+        assert second.id_token_info["status"] == "ConcurrentTx"
