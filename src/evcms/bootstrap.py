@@ -296,6 +296,7 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
                 drivers=drivers,
                 reservations=reservations,
                 local_lists=local_lists,
+                events=bus,
             )
         )
         http = _EmbeddedUvicorn(

@@ -6,7 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from evcms.web import console, probes
+from evcms.web import console, events_stream, probes
 from evcms.web.api import (
     api_keys,
     drivers,
@@ -70,6 +70,7 @@ def create_app(deps: WebDeps) -> FastAPI:
     api.include_router(sessions.router)
     api.include_router(reservations.router)
     api.include_router(local_lists.router)
+    api.include_router(events_stream.router)
     app.include_router(api)
     app.include_router(drivers.router, prefix=API_PREFIX)  # its own driver/operator auth
     app.include_router(tokens.me_router, prefix=API_PREFIX)  # driver tokens (drv_...)

@@ -13,7 +13,7 @@ from evcms.services.charging import Charging
 from evcms.services.drivers import DriverAccounts
 from evcms.services.local_lists import LocalLists
 from evcms.services.network import NetworkAdmin
-from evcms.services.ports import Clock, MessageLog
+from evcms.services.ports import Clock, EventBus, MessageLog
 from evcms.services.remote_operations import RemoteOperations
 from evcms.services.reservations import Reservations
 from evcms.services.tokens import TokenAdmin
@@ -42,6 +42,8 @@ class WebDeps:
     reservations: Reservations | None = None
     # local authorisation lists (/stations/{id}/local-list, /clear-cache); None: they answer 503
     local_lists: LocalLists | None = None
+    # the event bus the live event stream (/events) subscribes to; None: it answers 503
+    events: EventBus | None = None
 
 
 def web_deps(request: Request) -> WebDeps:
