@@ -107,3 +107,53 @@ def test_drivers_tokens_and_sessions(tmp_path):
 def test_token_and_driver_errors_are_one_line(tmp_path, args, needle):
     evcms(tmp_path, "db", "upgrade")
     assert_one_line_error(evcms(tmp_path, *args), needle)
+
+
+def _tariffs_wired() -> bool:
+    from evcms.bootstrap import AdminContext
+
+    return "tariffs" in AdminContext.__dataclass_fields__
+
+
+needs_tariff_wiring = pytest.mark.skipif(
+    not _tariffs_wired(), reason="bootstrap.admin() does not build TariffAdmin yet"
+)
+TARIFF = (
+    '{"id": "T-1", "currency": "EUR", "elements": [{"price_components": '
+    '[{"type": "ENERGY", "price": 0.25, "vat": 20, "step_size": 1}]}]}'
+)
+
+
+@needs_tariff_wiring
+def test_tariff_import_and_list(tmp_path):
+    evcms(tmp_path, "db", "upgrade")
+    evcms(tmp_path, "station", "add", "CP-1")
+    path = tmp_path / "t1.json"
+    path.write_text(TARIFF)
+    first = evcms(tmp_path, "tariff", "import", str(path), "--default")
+    assert first.returncode == 0, first.stderr
+    assert "tariff T-1 version 1 imported" in first.stdout and "the default" in first.stdout
+    second = evcms(tmp_path, "tariff", "import", str(path), "--station", "CP-1")
+    assert "tariff T-1 version 2 imported" in second.stdout
+    assert "station CP-1" in second.stdout
+    listed = evcms(tmp_path, "tariff", "list")
+    assert listed.returncode == 0 and "T-1" in listed.stdout and " 2 " in listed.stdout
+
+
+@needs_tariff_wiring
+@pytest.mark.parametrize(
+    ("content", "args", "needle"),
+    [
+        (None, (), "no such file"),
+        ("{nope", (), "not valid JSON"),
+        ('{"id": "x", "currency": "EUR", "elements": []}', (), "elements: required"),
+        (TARIFF, ("--station", "CP-9"), "station 'CP-9' does not exist"),
+        (TARIFF, ("--site", "a", "--default"), "at most one of"),
+    ],
+)
+def test_tariff_import_errors_are_one_line(tmp_path, content, args, needle):
+    evcms(tmp_path, "db", "upgrade")
+    path = tmp_path / "tariff.json"
+    if content is not None:
+        path.write_text(content)
+    assert_one_line_error(evcms(tmp_path, "tariff", "import", str(path), *args), needle)

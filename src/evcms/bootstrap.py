@@ -37,6 +37,7 @@ from evcms.services.ports import AlreadyExists, NotFound
 from evcms.services.remote_operations import RemoteOperations
 from evcms.services.reservations import Reservations
 from evcms.services.station_lifecycle import LifecyclePolicy, StationLifecycle
+from evcms.services.tariffs import TariffAdmin
 from evcms.services.tokens import TokenAdmin
 from evcms.settings import Settings
 from evcms.station_gateway.local_list_commands import LocalListCommands
@@ -57,6 +58,7 @@ from evcms.storage.repositories import (
     SqlStationRepository,
 )
 from evcms.storage.reservations import SqlReservationRepository
+from evcms.storage.tariffs import SqlTariffRepository
 from evcms.storage.writer import Writer
 from evcms.web.app import create_app
 from evcms.web.deps import WebDeps
@@ -297,6 +299,12 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
                 reservations=reservations,
                 local_lists=local_lists,
                 events=bus,
+                tariffs=TariffAdmin(
+                    tariffs=SqlTariffRepository(engine, writer, clock=clock),
+                    stations=stations,
+                    sites=sites,
+                    clock=clock,
+                ),
             )
         )
         http = _EmbeddedUvicorn(
@@ -512,6 +520,7 @@ class AdminContext:
     tokens: TokenAdmin
     charging: Charging
     drivers: DriverAccounts
+    tariffs: TariffAdmin
 
     async def driver_id_by_email(self, email: str) -> str:
         driver = await self.drivers.driver_by_email(email)
@@ -581,6 +590,12 @@ async def admin(settings: Settings) -> AsyncIterator[AdminContext]:
             drivers=_driver_accounts(
                 settings, engine, writer, mailer, outbox, clock, settings.http_port,
                 token_admin.block_all_of,
+            ),
+            tariffs=TariffAdmin(
+                tariffs=SqlTariffRepository(engine, writer, clock=clock),
+                stations=stations,
+                sites=SqlSiteRepository(engine, writer, clock=clock),
+                clock=clock,
             ),
         )
     finally:

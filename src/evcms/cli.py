@@ -28,12 +28,14 @@ apikey_app = typer.Typer(help="API keys.", no_args_is_help=True)
 driver_app = typer.Typer(help="Driver accounts.", no_args_is_help=True)
 token_app = typer.Typer(help="Identification tokens (RFID cards, app tokens).", no_args_is_help=True)
 session_app = typer.Typer(help="Charging sessions.", no_args_is_help=True)
+tariff_app = typer.Typer(help="Tariffs (OCPI 2.2.1 JSON).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(station_app, name="station")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(driver_app, name="driver")
 app.add_typer(token_app, name="token")
 app.add_typer(session_app, name="session")
+app.add_typer(tariff_app, name="tariff")
 
 T = TypeVar("T")
 
@@ -331,6 +333,82 @@ def session_list(
             f"{s.id:<7} {s.station_id:<20} {s.evse_id:<5} {s.state.status.value:<7} {started:<21} "
             f"{kwh:>10.3f}  {s.state.id_token or '-'}"
         )
+
+
+def _tariff_admin(ctx: Any) -> Any:
+    tariffs = getattr(ctx, "tariffs", None)
+    if tariffs is None:
+        raise CliError("tariffs are not available in this build")
+    return tariffs
+
+
+@tariff_app.command("import")
+def tariff_import(
+    file: str = typer.Argument(..., help="An OCPI 2.2.1 Tariff object as a JSON file."),
+    site: str | None = typer.Option(None, help="Make it this site's tariff."),
+    station: str | None = typer.Option(None, help="Make it this station's tariff."),
+    default: bool = typer.Option(False, "--default", help="Make it the network's default tariff."),
+    time_zone: str | None = typer.Option(None, help="IANA zone of its local-time restrictions (default UTC)."),
+) -> None:
+    """Import a tariff (a new version if its id exists) and optionally assign it."""
+    from pathlib import Path
+
+    from evcms import bootstrap
+    from evcms.services.tariffs import AssignmentScope
+
+    if sum((site is not None, station is not None, default)) > 1:
+        _fail("give at most one of --site, --station and --default")
+    try:
+        text = Path(file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        _fail(f"no such file: {file}")
+        return
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"cannot read {file}: {exc}")
+        return
+    scope: tuple[AssignmentScope, str | None] | None = None
+    if site is not None:
+        scope = (AssignmentScope.SITE, site)
+    elif station is not None:
+        scope = (AssignmentScope.STATION, station)
+    elif default:
+        scope = (AssignmentScope.DEFAULT, None)
+    settings = _settings()
+
+    async def run() -> Any:
+        async with bootstrap.admin(settings) as ctx:
+            tariffs = _tariff_admin(ctx)
+            stored = await tariffs.import_ocpi(text, time_zone=time_zone)
+            if scope is not None:
+                await tariffs.assign(stored.id, scope[0], scope[1])
+            return stored
+
+    stored = _run(run)
+    typer.echo(f"tariff {stored.id} version {stored.version} imported ({stored.currency})")
+    if scope is not None:
+        where = "the default" if scope[1] is None else f"{scope[0].value} {scope[1]}"
+        typer.echo(f"assigned to {where}")
+
+
+@tariff_app.command("list")
+def tariff_list() -> None:
+    """List tariffs (their latest versions)."""
+    from evcms import bootstrap
+
+    settings = _settings()
+
+    async def rows() -> list[Any]:
+        async with bootstrap.admin(settings) as ctx:
+            found: list[Any] = await _tariff_admin(ctx).list()
+            return found
+
+    tariffs = _run(rows)
+    if not tariffs:
+        typer.echo("no tariffs")
+        return
+    typer.echo(f"{'ID':<36} {'VERSION':<8} {'CURRENCY':<9} {'TIME ZONE':<20} NAME")
+    for t in tariffs:
+        typer.echo(f"{t.id:<36} {t.version:<8} {t.currency:<9} {t.time_zone:<20} {t.name}")
 
 
 @app.command()

@@ -699,15 +699,21 @@ def _clamp(
         if limit is None:
             continue
         hit = False
+        before_excl = new_excl
         if outside(new_excl, limit.excl_vat):
             new_excl, hit = limit.excl_vat, True
         if limit.incl_vat is not None:
             if outside(new_incl, limit.incl_vat):
                 new_incl, hit = limit.incl_vat, True
         elif hit:
-            new_incl = incl * new_excl / excl if excl > 0 else new_excl
+            # scale what the previous step left (not the raw total), so a max price cannot undo
+            # what a min price just raised
+            new_incl = new_incl * new_excl / before_excl if before_excl > 0 else new_excl
         if hit:
             applied = "min_price" if name == "min_price" else "max_price"
+    low = tariff.min_price
+    if low is not None and low.incl_vat is not None and new_incl < low.incl_vat:
+        new_incl = low.incl_vat  # limits that contradict each other: the minimum wins
     return new_excl, new_incl, applied
 
 

@@ -392,3 +392,27 @@ local_list_entries = Table(
     Column("token_id", String(TOKEN_ID_LENGTH), primary_key=True),
     Column("info", Text(), nullable=False),  # the entry acknowledged, version-neutral JSON
 )
+
+# Tariffs: every imported version, as the OCPI 2.2.1 JSON text it came in (exactly).
+TARIFF_ID_LENGTH = 36  # OCPI CiString(36)
+tariffs = Table(
+    "tariffs",
+    metadata,
+    Column("id", String(TARIFF_ID_LENGTH), primary_key=True),
+    Column("version", Integer(), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("time_zone", String(64), nullable=False),  # for the local-time restrictions
+    Column("ocpi", Text(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# Which tariff applies where: scope default (scope_id ''), site or station (scope_id its id).
+tariff_assignments = Table(
+    "tariff_assignments",
+    metadata,
+    Column("scope", String(16), primary_key=True),
+    Column("scope_id", String(SITE_ID_LENGTH), primary_key=True),  # '' for the default
+    Column("tariff_id", String(TARIFF_ID_LENGTH), nullable=False),
+    Column("since", UTCDateTime(), nullable=False),
+)

@@ -15,6 +15,7 @@ from evcms.web.api import (
     sessions,
     sites,
     stations,
+    tariffs,
     tokens,
 )
 from evcms.web.auth import current_key
@@ -70,6 +71,7 @@ def create_app(deps: WebDeps) -> FastAPI:
     api.include_router(sessions.router)
     api.include_router(reservations.router)
     api.include_router(local_lists.router)
+    api.include_router(tariffs.router)
     api.include_router(events_stream.router)
     app.include_router(api)
     app.include_router(drivers.router, prefix=API_PREFIX)  # its own driver/operator auth

@@ -16,6 +16,7 @@ from evcms.services.network import NetworkAdmin
 from evcms.services.ports import Clock, EventBus, MessageLog
 from evcms.services.remote_operations import RemoteOperations
 from evcms.services.reservations import Reservations
+from evcms.services.tariffs import TariffAdmin
 from evcms.services.tokens import TokenAdmin
 
 
@@ -44,6 +45,8 @@ class WebDeps:
     local_lists: LocalLists | None = None
     # the event bus the live event stream (/events) subscribes to; None: it answers 503
     events: EventBus | None = None
+    # tariffs (/tariffs); None: those endpoints answer 503
+    tariffs: TariffAdmin | None = None
 
 
 def web_deps(request: Request) -> WebDeps:
