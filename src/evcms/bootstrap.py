@@ -34,6 +34,7 @@ from evcms.services.drivers import DriverAccounts, DriverPolicy
 from evcms.services.local_lists import LocalListPolicy, LocalLists
 from evcms.services.network import NetworkAdmin
 from evcms.services.ports import AlreadyExists, NotFound
+from evcms.services.pricing import Pricing
 from evcms.services.remote_operations import RemoteOperations
 from evcms.services.reservations import Reservations
 from evcms.services.station_lifecycle import LifecyclePolicy, StationLifecycle
@@ -277,6 +278,12 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
         await asyncio.to_thread(ocpp_schemas.warm_up)
         await gateway.start()
         host = settings.display_host()
+        tariff_admin = TariffAdmin(
+            tariffs=SqlTariffRepository(engine, writer, clock=clock),
+            stations=stations,
+            sites=sites,
+            clock=clock,
+        )
         sock = _bind(settings.host, settings.http_port)
         node.http_port = sock.getsockname()[1]
         drivers = _driver_accounts(
@@ -299,12 +306,8 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
                 reservations=reservations,
                 local_lists=local_lists,
                 events=bus,
-                tariffs=TariffAdmin(
-                    tariffs=SqlTariffRepository(engine, writer, clock=clock),
-                    stations=stations,
-                    sites=sites,
-                    clock=clock,
-                ),
+                tariffs=tariff_admin,
+                pricing=Pricing(charging=charging, tariffs=tariff_admin, clock=clock),
             )
         )
         http = _EmbeddedUvicorn(

@@ -171,6 +171,25 @@ class TariffAdmin:
             return None
         return stored.tariff(), stored.version
 
+    async def tariff_in_force(
+        self, station_id: StationId, at: datetime
+    ) -> StoredTariff | None:
+        """The version of the station's tariff that was the newest at ``at`` (a session is
+        priced with the tariff in force when it started); the first version if all are newer."""
+        assignment = await self.assignment_for(station_id)
+        if assignment is None:
+            return None
+        version = assignment.version
+        chosen = None
+        while version >= 1:
+            stored = await self._tariffs.get(assignment.tariff_id, version)
+            if stored is not None:
+                chosen = stored
+                if stored.created_at <= at:
+                    break
+            version -= 1
+        return chosen
+
     async def quote(
         self, tariff_id: str, periods: Sequence[ChargingPeriod], *, version: int | None = None
     ) -> PriceBreakdown:

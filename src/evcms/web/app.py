@@ -12,6 +12,7 @@ from evcms.web.api import (
     drivers,
     local_lists,
     reservations,
+    session_prices,
     sessions,
     sites,
     stations,
@@ -69,6 +70,7 @@ def create_app(deps: WebDeps) -> FastAPI:
     api.include_router(api_keys.router)
     api.include_router(tokens.router)
     api.include_router(sessions.router)
+    api.include_router(session_prices.router)
     api.include_router(reservations.router)
     api.include_router(local_lists.router)
     api.include_router(tariffs.router)
@@ -77,6 +79,7 @@ def create_app(deps: WebDeps) -> FastAPI:
     app.include_router(drivers.router, prefix=API_PREFIX)  # its own driver/operator auth
     app.include_router(tokens.me_router, prefix=API_PREFIX)  # driver tokens (drv_...)
     app.include_router(sessions.me_router, prefix=API_PREFIX)
+    app.include_router(session_prices.me_router, prefix=API_PREFIX)
     app.include_router(reservations.me_router, prefix=API_PREFIX)
     app.include_router(probes.router)
     app.include_router(console.router)

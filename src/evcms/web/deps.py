@@ -14,6 +14,7 @@ from evcms.services.drivers import DriverAccounts
 from evcms.services.local_lists import LocalLists
 from evcms.services.network import NetworkAdmin
 from evcms.services.ports import Clock, EventBus, MessageLog
+from evcms.services.pricing import Pricing
 from evcms.services.remote_operations import RemoteOperations
 from evcms.services.reservations import Reservations
 from evcms.services.tariffs import TariffAdmin
@@ -47,6 +48,8 @@ class WebDeps:
     events: EventBus | None = None
     # tariffs (/tariffs); None: those endpoints answer 503
     tariffs: TariffAdmin | None = None
+    # the price of sessions (/sessions/{id}/price); None: 503
+    pricing: Pricing | None = None
 
 
 def web_deps(request: Request) -> WebDeps:
