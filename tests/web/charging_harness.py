@@ -15,7 +15,14 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from web_harness import METRICS_BODY, METRICS_TYPE, OCPP_URL, FakeStationCommands, Health
+from web_harness import (
+    METRICS_BODY,
+    METRICS_TYPE,
+    OCPP_URL,
+    FakeStationCommands,
+    Health,
+    core_services,
+)
 
 from evcms.domain.access import Role
 from evcms.domain.charging_sessions import ChargingSession, EventKind, SessionEvent
@@ -23,15 +30,11 @@ from evcms.domain.ids import StationId
 from evcms.domain.metering import MeterSample
 from evcms.domain.tokens import IdToken
 from evcms.messaging.bus import InProcessBus
-from evcms.passwords import station_hasher
-from evcms.services.access import AccessControl
 from evcms.services.charging import Charging, TokenRef
 from evcms.services.clock import FixedClock
 from evcms.services.drivers import DriverAccounts, DriverPolicy
-from evcms.services.network import NetworkAdmin
 from evcms.services.ports import CommandOutcome, CommandReply
 from evcms.services.remote_operations import RemoteOperations
-from evcms.services.station_lifecycle import LifecyclePolicy, StationLifecycle
 from evcms.services.tokens import TokenAdmin
 from evcms.storage.drivers import (
     MemoryDriverAuthTokenRepository,
@@ -40,11 +43,9 @@ from evcms.storage.drivers import (
     MemoryOutbox,
 )
 from evcms.storage.memory import (
-    MemoryApiKeyRepository,
     MemoryChargingSessionRepository,
     MemoryDatabase,
     MemoryMessageLog,
-    MemorySiteRepository,
     MemoryStationRepository,
     MemoryTokenRepository,
 )
@@ -226,32 +227,8 @@ async def build_charging_web() -> AsyncIterator[ChargingWeb]:
     bus = InProcessBus()
     stations = MemoryStationRepository(db)
     station_commands = FakeStationCommands()
-    hasher = station_hasher()
-    lifecycle = StationLifecycle(
-        stations=stations,
-        hasher=hasher,
-        events=bus,
-        clock=clock,
-        policy=LifecyclePolicy(
-            auto_onboard="off",
-            allow_unsecured=True,
-            heartbeat_interval=300,
-            pending_retry_interval=60,
-        ),
-    )
-    network = NetworkAdmin(
-        sites=MemorySiteRepository(db),
-        stations=stations,
-        hasher=hasher,
-        commands=station_commands,
-        lifecycle=lifecycle,
-        clock=clock,
-    )
-    access = AccessControl(keys=MemoryApiKeyRepository(db), clock=clock)
-    keys = {}
-    for role in Role:
-        _, secret = await access.create_key(f"{role.value} key", role)
-        keys[role] = secret
+    core = await core_services(db, stations, clock, bus, station_commands, allow_unsecured=True)
+    _lifecycle, network, access, keys = core.lifecycle, core.network, core.access, core.keys
     store = MemoryDriverStore()
     accounts = DriverAccounts(
         drivers=MemoryDriverRepository(store),

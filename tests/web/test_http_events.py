@@ -18,7 +18,14 @@ from typing import Any
 
 import httpx
 import pytest
-from web_harness import METRICS_BODY, METRICS_TYPE, OCPP_URL, FakeStationCommands, Health
+from web_harness import (
+    METRICS_BODY,
+    METRICS_TYPE,
+    OCPP_URL,
+    FakeStationCommands,
+    Health,
+    core_services,
+)
 
 from evcms.domain.access import Role
 from evcms.domain.charging_sessions import ChargingSession, SessionState, SessionStatus
@@ -40,17 +47,12 @@ from evcms.domain.stations import (
     StationInfo,
 )
 from evcms.messaging.bus import InProcessBus
-from evcms.passwords import station_hasher
-from evcms.services.access import AccessControl
 from evcms.services.clock import FixedClock
 from evcms.services.network import NetworkAdmin
 from evcms.services.remote_operations import RemoteOperations
-from evcms.services.station_lifecycle import LifecyclePolicy, StationLifecycle
 from evcms.storage.memory import (
-    MemoryApiKeyRepository,
     MemoryDatabase,
     MemoryMessageLog,
-    MemorySiteRepository,
     MemoryStationRepository,
 )
 from evcms.web import events_stream
@@ -207,34 +209,10 @@ async def live() -> AsyncIterator[Live]:
     db = MemoryDatabase()
     stations = MemoryStationRepository(db)
     clock = FixedClock(NOW)
-    hasher = station_hasher()
     bus = CountingBus()
     commands = FakeStationCommands()
-    lifecycle = StationLifecycle(
-        stations=stations,
-        hasher=hasher,
-        events=bus,
-        clock=clock,
-        policy=LifecyclePolicy(
-            auto_onboard="off",
-            allow_unsecured=False,
-            heartbeat_interval=300,
-            pending_retry_interval=60,
-        ),
-    )
-    network = NetworkAdmin(
-        sites=MemorySiteRepository(db),
-        stations=stations,
-        hasher=hasher,
-        commands=commands,
-        lifecycle=lifecycle,
-        clock=clock,
-    )
-    access = AccessControl(keys=MemoryApiKeyRepository(db), clock=clock)
-    keys = {}
-    for role in Role:
-        _, secret = await access.create_key(f"{role.value} key", role)
-        keys[role] = secret
+    core = await core_services(db, stations, clock, bus, commands)
+    network, access, keys = core.network, core.access, core.keys
     app = create_app(
         WebDeps(
             network=network,

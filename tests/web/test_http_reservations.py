@@ -17,6 +17,7 @@ from web_harness import (
     FakeStationCommands,
     Health,
     build_web,
+    core_services,
 )
 
 from evcms.domain.access import Role
@@ -24,15 +25,11 @@ from evcms.domain.ids import StationId
 from evcms.domain.stations import Station
 from evcms.domain.tokens import IdToken, TokenType
 from evcms.messaging.bus import InProcessBus
-from evcms.passwords import station_hasher
-from evcms.services.access import AccessControl
 from evcms.services.clock import FixedClock
 from evcms.services.drivers import DriverAccounts, DriverPolicy
-from evcms.services.network import NetworkAdmin
 from evcms.services.ports import CommandOutcome, CommandReply
 from evcms.services.remote_operations import RemoteOperations
 from evcms.services.reservations import Reservations
-from evcms.services.station_lifecycle import LifecyclePolicy, StationLifecycle
 from evcms.station_gateway.reservation_commands import ReservationCommands
 from evcms.storage.drivers import (
     MemoryDriverAuthTokenRepository,
@@ -41,11 +38,9 @@ from evcms.storage.drivers import (
     MemoryOutbox,
 )
 from evcms.storage.memory import (
-    MemoryApiKeyRepository,
     MemoryChargingSessionRepository,
     MemoryDatabase,
     MemoryMessageLog,
-    MemorySiteRepository,
     MemoryStationRepository,
     MemoryTokenRepository,
 )
@@ -89,16 +84,8 @@ async def web() -> AsyncIterator[ReservationWeb]:
     stations = MemoryStationRepository(db)
     await stations.add(Station(CP, START))
     station = FakeStationCommands(connected={CP})
-    hasher = station_hasher()
-    lifecycle = StationLifecycle(
-        stations=stations, hasher=hasher, events=bus, clock=clock,
-        policy=LifecyclePolicy("off", True, 300, 60),
-    )
-    access = AccessControl(keys=MemoryApiKeyRepository(db), clock=clock)
-    keys = {}
-    for role in Role:
-        _, secret = await access.create_key(f"{role.value} key", role)
-        keys[role] = secret
+    core = await core_services(db, stations, clock, bus, station, allow_unsecured=True)
+    access, keys = core.access, core.keys
     store = MemoryDriverStore()
     accounts = DriverAccounts(
         drivers=MemoryDriverRepository(store),
@@ -120,10 +107,7 @@ async def web() -> AsyncIterator[ReservationWeb]:
     )
     app = create_app(
         WebDeps(
-            network=NetworkAdmin(
-                sites=MemorySiteRepository(db), stations=stations, hasher=hasher,
-                commands=station, lifecycle=lifecycle, clock=clock,
-            ),
+            network=core.network,
             access=access,
             operations=RemoteOperations(commands=station),
             message_log=MemoryMessageLog(db),

@@ -94,17 +94,27 @@ class Web:
         return {"Authorization": f"Bearer {self.keys[role]}"}
 
 
-@asynccontextmanager
-async def build_web() -> AsyncIterator[Web]:
-    """An app with fresh in-memory state, served by an httpx client."""
-    db = MemoryDatabase()
-    sites = MemorySiteRepository(db)
-    stations = MemoryStationRepository(db)
-    message_log = MemoryMessageLog(db)
-    clock = FixedClock(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
+@dataclass
+class Core:
+    """The services every web test app has: station lifecycle, network admin, API keys."""
+
+    lifecycle: StationLifecycle
+    network: NetworkAdmin
+    access: AccessControl
+    keys: dict[Role, str]
+
+
+async def core_services(
+    db: MemoryDatabase,
+    stations: MemoryStationRepository,
+    clock: FixedClock,
+    bus: Any,
+    commands: Any,
+    *,
+    allow_unsecured: bool = False,
+) -> Core:
+    """Build the core services over in-memory state, with one API key per role."""
     hasher = station_hasher()
-    bus = InProcessBus()
-    commands = FakeStationCommands()
     lifecycle = StationLifecycle(
         stations=stations,
         hasher=hasher,
@@ -112,13 +122,13 @@ async def build_web() -> AsyncIterator[Web]:
         clock=clock,
         policy=LifecyclePolicy(
             auto_onboard="off",
-            allow_unsecured=False,
+            allow_unsecured=allow_unsecured,
             heartbeat_interval=300,
             pending_retry_interval=60,
         ),
     )
     network = NetworkAdmin(
-        sites=sites,
+        sites=MemorySiteRepository(db),
         stations=stations,
         hasher=hasher,
         commands=commands,
@@ -130,6 +140,21 @@ async def build_web() -> AsyncIterator[Web]:
     for role in Role:
         _, secret = await access.create_key(f"{role.value} key", role)
         keys[role] = secret
+    return Core(lifecycle, network, access, keys)
+
+
+@asynccontextmanager
+async def build_web() -> AsyncIterator[Web]:
+    """An app with fresh in-memory state, served by an httpx client."""
+    db = MemoryDatabase()
+    MemorySiteRepository(db)
+    stations = MemoryStationRepository(db)
+    message_log = MemoryMessageLog(db)
+    clock = FixedClock(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
+    bus = InProcessBus()
+    commands = FakeStationCommands()
+    core = await core_services(db, stations, clock, bus, commands)
+    lifecycle, network, access, keys = core.lifecycle, core.network, core.access, core.keys
     health = Health()
     app = create_app(
         WebDeps(
