@@ -14,19 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import secrets
 import statistics
-import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
-import asyncpg
-
+from databases import on_each_database
 from evcms.domain.charging_sessions import EventKind, SessionEvent, SessionState, apply
 from evcms.domain.ids import StationId
 from evcms.domain.metering import MeterSample
@@ -177,26 +172,10 @@ async def main() -> None:
         f" {args.concurrency} concurrent callers; baseline = commit per event, 1 at a time"
     )
 
-    with tempfile.TemporaryDirectory() as directory:
-        url = f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}"
-        await bench(url, "SQLite", args.events, args.sessions, args.concurrency)
+    async def run(url: str, label: str) -> None:
+        await bench(url, label, args.events, args.sessions, args.concurrency)
 
-    name = f"evcms_bench_{secrets.token_hex(4)}"
-    try:
-        admin = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", timeout=3)
-    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-        print(f"PostgreSQL  not reachable on 127.0.0.1:5432 ({exc}); skipped", file=sys.stderr)
-        return
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-            await bench(url, "PostgreSQL", args.events, args.sessions, args.concurrency)
-        finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
+    await on_each_database(run)
 
 if __name__ == "__main__":
     asyncio.run(main())

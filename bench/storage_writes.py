@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import secrets
-import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
-import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from databases import on_each_database
 from evcms.domain.ids import StationId
 from evcms.domain.stations import ConnectorState, ConnectorStatus, Station
 from evcms.storage._sql import upsert
@@ -125,26 +121,10 @@ async def main() -> None:
     args = parser.parse_args()
     print(f"{args.rows} connector-status upserts over {args.stations} stations")
 
-    with tempfile.TemporaryDirectory() as directory:
-        url = f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}"
-        await bench(url, "SQLite", args.rows, args.stations, args.concurrency)
+    async def run(url: str, label: str) -> None:
+        await bench(url, label, args.rows, args.stations, args.concurrency)
 
-    name = f"evcms_bench_{secrets.token_hex(4)}"
-    try:
-        admin = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", timeout=3)
-    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-        print(f"PostgreSQL  not reachable on 127.0.0.1:5432 ({exc}); skipped", file=sys.stderr)
-        return
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-            await bench(url, "PostgreSQL", args.rows, args.stations, args.concurrency)
-        finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
+    await on_each_database(run)
 
 if __name__ == "__main__":
     asyncio.run(main())
