@@ -133,17 +133,21 @@ async def lists(evcms) -> AsyncIterator[Lists]:
         await engine.dispose()
 
 
-async def cards(tokens: TokenAdmin) -> None:
+async def cards(lists: Lists) -> None:
+    """Issue the cards, then let the debounced "sync every connected station" run while no
+    station is connected yet, so a test's own sync is the first one a station sees."""
+    tokens = lists.tokens
     for card in ("CARD-A", "CARD-B", "CARD-C", "CARD-D", "CARD-E"):
         await tokens.issue(card)
     await tokens.issue(LONG_ID, type=TokenType.ISO15693)
     await tokens.issue("CARD-LOST", status=TokenStatus.BLOCKED)  # never on a list
     await tokens.issue("APP-1", type=TokenType.CENTRAL)  # app tokens are not for readers
+    await lists.service.settle()
 
 
 async def test_v16_station_gets_its_list_then_learns_a_block(evcms, lists):
     h = evcms
-    await cards(lists.tokens)
+    await cards(lists)
     await h.add_station("LL16-1")
     async with h.connect("LL16-1", "ocpp1.6", handlers=Station16) as cp:
         await cp.call(c16.BootNotification(charge_point_vendor="V", charge_point_model="M"))
@@ -173,7 +177,7 @@ async def test_v16_station_gets_its_list_then_learns_a_block(evcms, lists):
 
 async def test_v201_station_gets_id_tokens_and_a_failure_forces_a_full_list(evcms, lists):
     h = evcms
-    await cards(lists.tokens)
+    await cards(lists)
     await h.add_station("LL201-1")
     sid = StationId("LL201-1")
     async with h.connect("LL201-1", "ocpp2.0.1", handlers=Station201) as cp:
@@ -205,7 +209,7 @@ async def test_v201_station_gets_id_tokens_and_a_failure_forces_a_full_list(evcm
 
 async def test_a_station_that_boots_later_gets_the_list_it_missed(evcms, lists):
     h = evcms
-    await cards(lists.tokens)
+    await cards(lists)
     await h.add_station("LL16-2")
     sid = StationId("LL16-2")
     async with h.connect("LL16-2", "ocpp1.6", handlers=Station16) as cp:
