@@ -25,7 +25,7 @@ lint: setup
 	$(BIN)/mypy
 
 test: setup lint
-	scripts/ensure-chromium
+	scripts/ensure-system-packages
 	$(BIN)/python -m pytest
 
 bench: setup

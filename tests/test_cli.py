@@ -157,3 +157,38 @@ def test_tariff_import_errors_are_one_line(tmp_path, content, args, needle):
     if content is not None:
         path.write_text(content)
     assert_one_line_error(evcms(tmp_path, "tariff", "import", str(path), *args), needle)
+
+
+def test_wallets_plans_and_invoices(tmp_path):
+    evcms(tmp_path, "db", "upgrade")
+    assert evcms(tmp_path, "driver", "add", "dana@example.com", "--name", "Dana").returncode == 0
+    booked = evcms(tmp_path, "wallet", "top-up", "dana@example.com", "20.00", "--key", "bank-77")
+    assert booked.returncode == 0, booked.stderr
+    assert "balance 20.00 EUR" in booked.stdout
+    again = evcms(tmp_path, "wallet", "top-up", "dana@example.com", "20.00", "--key", "bank-77")
+    assert "balance 20.00 EUR" in again.stdout  # the same key books once
+    shown = evcms(tmp_path, "wallet", "show", "dana@example.com")
+    assert "balance 20.00 EUR" in shown.stdout and "top_up" in shown.stdout
+    plan = evcms(tmp_path, "plan", "add", "Commuter", "--fee", "10.00", "--included-kwh", "50")
+    assert plan.returncode == 0, plan.stderr
+    assert "Commuter" in evcms(tmp_path, "plan", "list").stdout
+    assert evcms(tmp_path, "invoice", "list").stdout.strip() == "no invoices"
+    assert "settled 0 session(s)" in evcms(tmp_path, "billing", "settle").stdout
+    assert "issued 0 invoice(s)" in evcms(tmp_path, "billing", "invoice-month", "2026-01").stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("wallet", "top-up", "dana@example.com", "lots"), "like 20.00"),
+        (("wallet", "top-up", "dana@example.com", "0"), "more than 0"),
+        (("wallet", "top-up", "nobody@example.com", "5"), "no driver"),
+        (("billing", "invoice-month", "November"), "2026-10"),
+        (("billing", "invoice-month", "2999-01"), "has not ended"),
+        (("invoice", "pdf", "no-such-invoice", "out.pdf"), "no invoice no-such-invoice"),
+    ],
+)
+def test_billing_errors_are_one_line(tmp_path, args, needle):
+    evcms(tmp_path, "db", "upgrade")
+    evcms(tmp_path, "driver", "add", "dana@example.com")
+    assert_one_line_error(evcms(tmp_path, *args), needle)

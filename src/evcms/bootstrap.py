@@ -18,8 +18,11 @@ from datetime import timedelta
 from typing import Any
 
 import uvicorn
+from pydantic import SecretStr
 
+from evcms.documents.invoice_pdf import InvoicePdfRenderer
 from evcms.domain.access import Role
+from evcms.domain.billing import Party, PaymentMode
 from evcms.domain.ids import SiteId, StationId
 from evcms.domain.stations import Site
 from evcms.mail import OutboxMailer, SmtpConfig, SmtpMailer
@@ -27,38 +30,51 @@ from evcms.messaging.bus import InProcessBus
 from evcms.observability import EvcmsCollector, LoopLagMonitor, prometheus_exposition
 from evcms.ocpp import schemas as ocpp_schemas
 from evcms.passwords import generate_station_password, operator_hasher, station_hasher
+from evcms.payment_providers.stripe import StripeProvider
 from evcms.services.access import AccessControl
+from evcms.services.billing import Billing, BillingPolicy, DeclinePolicy
 from evcms.services.charging import Charging
 from evcms.services.clock import SystemClock
 from evcms.services.drivers import DriverAccounts, DriverPolicy
+from evcms.services.invoicing import Invoicing
+from evcms.services.live_cost import LiveCost
 from evcms.services.local_lists import LocalListPolicy, LocalLists
 from evcms.services.network import NetworkAdmin
+from evcms.services.payments import CardPayments
 from evcms.services.ports import AlreadyExists, NotFound
 from evcms.services.pricing import Pricing
 from evcms.services.remote_operations import RemoteOperations
 from evcms.services.reservations import Reservations
 from evcms.services.station_lifecycle import LifecyclePolicy, StationLifecycle
+from evcms.services.subscriptions import Subscriptions
 from evcms.services.tariffs import TariffAdmin
 from evcms.services.tokens import TokenAdmin
+from evcms.services.wallets import Wallets
 from evcms.settings import Settings
+from evcms.simulator.stripe_fake import StripeFake
 from evcms.station_gateway.local_list_commands import LocalListCommands
 from evcms.station_gateway.registry import StationRegistry
 from evcms.station_gateway.reservation_commands import ReservationCommands
 from evcms.station_gateway.routes import GatewayServices
 from evcms.station_gateway.server import GatewayConfig, StationGateway
 from evcms.station_gateway.session_commands import SessionCommands
+from evcms.storage.billing import SqlBillingRepository
 from evcms.storage.charging import SqlChargingSessionRepository, SqlTokenRepository
 from evcms.storage.database import create_engine
 from evcms.storage.drivers import SqlDriverAuthTokenRepository, SqlDriverRepository, SqlOutbox
+from evcms.storage.invoices import SqlInvoiceRepository
+from evcms.storage.ledger import SqlLedgerRepository
 from evcms.storage.local_lists import SqlLocalListRepository
 from evcms.storage.message_log import SqlMessageLog
 from evcms.storage.migrate import check_at_head, upgrade
+from evcms.storage.payments import SqlPaymentRepository
 from evcms.storage.repositories import (
     SqlApiKeyRepository,
     SqlSiteRepository,
     SqlStationRepository,
 )
 from evcms.storage.reservations import SqlReservationRepository
+from evcms.storage.subscriptions import SqlSubscriptionRepository
 from evcms.storage.tariffs import SqlTariffRepository
 from evcms.storage.writer import Writer
 from evcms.web.app import create_app
@@ -68,6 +84,7 @@ log = logging.getLogger(__name__)
 
 PRESENCE_FLUSH_SECONDS = 5.0
 RESERVATION_SWEEP_SECONDS = 10.0
+BILLING_SWEEP_SECONDS = 300.0  # ended sessions whose settlement was missed, renewals
 DEMO_SITE = SiteId("demo")
 DEMO_CARDS = ("DEMO-CARD-1", "DEMO-CARD-2", "DEMO-CARD-3")
 
@@ -91,6 +108,11 @@ class Evcms:
     lifecycle: StationLifecycle
     charging: Charging
     tokens: TokenAdmin
+    billing: Billing
+    wallets: Wallets
+    invoicing: Invoicing
+    payments: CardPayments | None
+    subscriptions: Subscriptions
     http_port: int = 0
     demo_admin_key: str | None = None
     _closers: list[Any] = field(default_factory=list)
@@ -185,7 +207,24 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
             clock=clock,
             reservations=reservations,
         )
-        gateway_services = GatewayServices(lifecycle=lifecycle, charging=charging)
+        tariff_admin = TariffAdmin(
+            tariffs=SqlTariffRepository(engine, writer, clock=clock),
+            stations=stations,
+            sites=sites,
+            clock=clock,
+        )
+        pricing = Pricing(charging=charging, tariffs=tariff_admin, clock=clock)
+        driver_repository = SqlDriverRepository(engine, writer, clock=clock)
+        money = _billing(settings, engine, writer, clock, charging, pricing, driver_repository)
+        closers.append(money.billing.close)
+        closers.extend(money.closers)
+        charging.payment_gate = money.billing.admission()
+        bus.subscribe(money.billing.on_event)  # an ended session is settled
+        live_cost = LiveCost(price_of=pricing.total_incl_vat, clock=clock)
+        closers.append(live_cost.close)
+        gateway_services = GatewayServices(
+            lifecycle=lifecycle, charging=charging, live_cost=live_cost
+        )
         closers.append(gateway_services.cancel_background)  # runs after the gateway stopped
         gateway = StationGateway(
             registry=registry,
@@ -271,6 +310,11 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
             lifecycle=lifecycle,
             charging=charging,
             tokens=token_admin,
+            billing=money.billing,
+            wallets=money.wallets,
+            invoicing=money.invoicing,
+            payments=money.payments,
+            subscriptions=money.subscriptions,
             _closers=closers,
         )
         # Compile every schema validator before the first station arrives (~3 s, once per process),
@@ -278,12 +322,6 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
         await asyncio.to_thread(ocpp_schemas.warm_up)
         await gateway.start()
         host = settings.display_host()
-        tariff_admin = TariffAdmin(
-            tariffs=SqlTariffRepository(engine, writer, clock=clock),
-            stations=stations,
-            sites=sites,
-            clock=clock,
-        )
         sock = _bind(settings.host, settings.http_port)
         node.http_port = sock.getsockname()[1]
         drivers = _driver_accounts(
@@ -307,7 +345,12 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
                 local_lists=local_lists,
                 events=bus,
                 tariffs=tariff_admin,
-                pricing=Pricing(charging=charging, tariffs=tariff_admin, clock=clock),
+                pricing=pricing,
+                billing=money.billing,
+                wallets=money.wallets,
+                invoicing=money.invoicing,
+                payments=money.payments,
+                subscriptions=money.subscriptions,
             )
         )
         http = _EmbeddedUvicorn(
@@ -337,6 +380,12 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
                 _every(3600, drivers.purge_expired_tokens, "purging expired driver tokens")
             )
         )
+        for seconds, chore, what in (
+            (BILLING_SWEEP_SECONDS, money.billing.settle_missed, "settling missed sessions"),
+            (BILLING_SWEEP_SECONDS, money.subscriptions.renew_due, "renewing subscriptions"),
+            (6 * 3600, money.billing.invoice_last_month, "monthly invoices"),
+        ):
+            node._tasks.append(asyncio.get_running_loop().create_task(_every(seconds, chore, what)))
         while not http.started:
             if http_task.done():
                 await http_task
@@ -354,6 +403,95 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
             with contextlib.suppress(Exception):
                 await closer()
         raise
+
+
+@dataclass
+class _Money:
+    billing: Billing
+    wallets: Wallets
+    invoicing: Invoicing
+    payments: CardPayments | None
+    subscriptions: Subscriptions
+    closers: list[Any]
+
+
+def _billing(
+    settings: Settings,
+    engine: Any,
+    writer: Writer,
+    clock: SystemClock,
+    charging: Charging,
+    pricing: Pricing,
+    drivers: SqlDriverRepository,
+) -> _Money:
+    """Wallets, invoices, card payments (when Stripe is configured), plans, and the billing
+    service that settles sessions through them."""
+    currency = settings.currency.upper()
+    wallets = Wallets(ledger=SqlLedgerRepository(engine, writer, clock=clock), clock=clock, currency=currency)
+    invoicing = Invoicing(
+        invoices=SqlInvoiceRepository(engine, writer, clock=clock),
+        renderer=InvoicePdfRenderer(settings.invoice_font, time_zone=settings.invoice_time_zone),
+        clock=clock,
+        seller=Party(
+            name=settings.seller_name,
+            address=settings.seller_address,
+            vat_id=settings.seller_vat_id or None,
+            company_id=settings.seller_company_id or None,
+        ),
+    )
+    closers: list[Any] = []
+    payments = None
+    if settings.stripe_secret_key is not None:
+        webhook_secret = settings.stripe_webhook_secret
+        provider = StripeProvider(
+            settings.stripe_secret_key.get_secret_value(),
+            webhook_secret=None if webhook_secret is None else webhook_secret.get_secret_value(),
+            api_base=settings.stripe_api_base,
+        )
+        closers.append(provider.close)
+        payments = CardPayments(
+            provider=provider,
+            payments=SqlPaymentRepository(engine, writer, clock=clock),
+            clock=clock,
+            currency=currency,
+        )
+    fees = _FeesLater()
+    subscriptions = Subscriptions(
+        subscriptions=SqlSubscriptionRepository(engine, writer, clock=clock), clock=clock, fees=fees
+    )
+    billing = Billing(
+        repository=SqlBillingRepository(engine, writer, clock=clock),
+        charging=charging,
+        pricing=pricing,
+        drivers=drivers,
+        clock=clock,
+        policy=BillingPolicy(
+            currency=currency,
+            wallet_min_balance=settings.wallet_min_balance,
+            card_preauth_amount=settings.card_preauth_amount,
+            decline=DeclinePolicy(settings.card_decline.value),
+            default_mode=PaymentMode(settings.default_payment_mode),
+            time_zone=settings.invoice_time_zone,
+        ),
+        wallets=wallets,
+        cards=payments,
+        invoicing=invoicing,
+        plans=subscriptions,
+    )
+    fees.billing = billing  # plans and billing need each other: fees are billing's to take
+    if payments is not None:
+        payments.on_succeeded = billing.payment_succeeded
+    return _Money(billing, wallets, invoicing, payments, subscriptions, closers)
+
+
+class _FeesLater:
+    """The subscriptions' FeeCollector, bound to the billing service once it exists."""
+
+    billing: Billing | None = None
+
+    async def collect(self, subscription: Any, plan: Any, period_start: Any, period_end: Any) -> Any:
+        assert self.billing is not None
+        return await self.billing.collect(subscription, plan, period_start, period_end)
 
 
 def _mailer(settings: Settings, outbox: SqlOutbox, clock: SystemClock) -> OutboxMailer | SmtpMailer:
@@ -480,7 +618,28 @@ async def _start_demo(node: Evcms, settings: Settings) -> str:
 
 async def serve(settings: Settings, *, demo: bool = False) -> None:
     """Run until SIGINT/SIGTERM, then shut down gracefully."""
-    node = await start(settings, demo=demo)
+    stripe_fake = None
+    if demo and settings.stripe_secret_key is None:
+        # The demo shows card payments against a local fake of Stripe (there is no real account).
+        stripe_fake = StripeFake(api_key="sk_test_evcms_demo", webhook_secret="whsec_evcms_demo")
+        settings = settings.model_copy(
+            update={
+                "stripe_secret_key": SecretStr("sk_test_evcms_demo"),
+                "stripe_webhook_secret": SecretStr("whsec_evcms_demo"),
+                "stripe_api_base": await stripe_fake.start(),
+            }
+        )
+    try:
+        node = await start(settings, demo=demo)
+    except BaseException:
+        if stripe_fake is not None:
+            await stripe_fake.stop()
+        raise
+    if stripe_fake is not None:
+        stripe_fake.webhook_url = (
+            f"http://127.0.0.1:{node.http_port}/api/v1/payments/stripe/webhook"
+        )
+        node._closers.insert(0, stripe_fake.stop)  # closers run in reverse: the fake goes last
     urls = node.urls()
     lines = [
         "evcms is running",
@@ -491,6 +650,8 @@ async def serve(settings: Settings, *, demo: bool = False) -> None:
     if node.demo_admin_key:
         lines.append(f"  demo admin API key: {node.demo_admin_key}")
         lines.append(f"  demo network: {settings.demo_stations} simulated stations on site 'demo'")
+    if stripe_fake is not None:
+        lines.append("  card payments: a local fake of Stripe (test cards such as pm_card_visa)")
     print("\n".join(lines), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -524,6 +685,10 @@ class AdminContext:
     charging: Charging
     drivers: DriverAccounts
     tariffs: TariffAdmin
+    billing: Billing
+    wallets: Wallets
+    invoicing: Invoicing
+    subscriptions: Subscriptions
 
     async def driver_id_by_email(self, email: str) -> str:
         driver = await self.drivers.driver_by_email(email)
@@ -571,6 +736,29 @@ async def admin(settings: Settings) -> AsyncIterator[AdminContext]:
                 policy=LocalListPolicy(auto_sync=False),
             ).tokens_changed,
         )
+        admin_charging = Charging(
+            sessions=SqlChargingSessionRepository(engine, writer, clock=clock),
+            tokens=tokens,
+            stations=stations,
+            commands=SessionCommands(_NoStationsHere()),
+            events=_NullBus(),
+            clock=clock,
+        )
+        admin_tariffs = TariffAdmin(
+            tariffs=SqlTariffRepository(engine, writer, clock=clock),
+            stations=stations,
+            sites=SqlSiteRepository(engine, writer, clock=clock),
+            clock=clock,
+        )
+        money = _billing(
+            settings,
+            engine,
+            writer,
+            clock,
+            admin_charging,
+            Pricing(charging=admin_charging, tariffs=admin_tariffs, clock=clock),
+            SqlDriverRepository(engine, writer, clock=clock),
+        )
         yield AdminContext(
             network=NetworkAdmin(
                 sites=SqlSiteRepository(engine, writer, clock=clock),
@@ -582,25 +770,19 @@ async def admin(settings: Settings) -> AsyncIterator[AdminContext]:
             ),
             access=AccessControl(keys=SqlApiKeyRepository(engine, writer, clock=clock), clock=clock),
             tokens=token_admin,
-            charging=Charging(
-                sessions=SqlChargingSessionRepository(engine, writer, clock=clock),
-                tokens=tokens,
-                stations=stations,
-                commands=SessionCommands(_NoStationsHere()),
-                events=_NullBus(),
-                clock=clock,
-            ),
+            charging=admin_charging,
             drivers=_driver_accounts(
                 settings, engine, writer, mailer, outbox, clock, settings.http_port,
                 token_admin.block_all_of,
             ),
-            tariffs=TariffAdmin(
-                tariffs=SqlTariffRepository(engine, writer, clock=clock),
-                stations=stations,
-                sites=SqlSiteRepository(engine, writer, clock=clock),
-                clock=clock,
-            ),
+            tariffs=admin_tariffs,
+            billing=money.billing,
+            wallets=money.wallets,
+            invoicing=money.invoicing,
+            subscriptions=money.subscriptions,
         )
+        for closer in money.closers:
+            await closer()
     finally:
         await mailer.close()
         await writer.close()

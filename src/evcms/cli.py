@@ -29,6 +29,10 @@ driver_app = typer.Typer(help="Driver accounts.", no_args_is_help=True)
 token_app = typer.Typer(help="Identification tokens (RFID cards, app tokens).", no_args_is_help=True)
 session_app = typer.Typer(help="Charging sessions.", no_args_is_help=True)
 tariff_app = typer.Typer(help="Tariffs (OCPI 2.2.1 JSON).", no_args_is_help=True)
+wallet_app = typer.Typer(help="Prepaid wallets.", no_args_is_help=True)
+plan_app = typer.Typer(help="Subscription plans.", no_args_is_help=True)
+invoice_app = typer.Typer(help="Invoices, receipts and credit notes.", no_args_is_help=True)
+billing_app = typer.Typer(help="Settling sessions and monthly invoices.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(station_app, name="station")
 app.add_typer(apikey_app, name="apikey")
@@ -36,6 +40,10 @@ app.add_typer(driver_app, name="driver")
 app.add_typer(token_app, name="token")
 app.add_typer(session_app, name="session")
 app.add_typer(tariff_app, name="tariff")
+app.add_typer(wallet_app, name="wallet")
+app.add_typer(plan_app, name="plan")
+app.add_typer(invoice_app, name="invoice")
+app.add_typer(billing_app, name="billing")
 
 T = TypeVar("T")
 
@@ -63,11 +71,11 @@ def _settings(**overrides: Any) -> Settings:
 
 def _run(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     from evcms.services.network import InvalidRequest
-    from evcms.services.ports import AlreadyExists, NotFound
+    from evcms.services.ports import AlreadyExists, NotFound, ServiceError
 
     try:
         return asyncio.run(factory())
-    except (CliError, InvalidRequest, AlreadyExists, NotFound, ValueError) as exc:
+    except (CliError, InvalidRequest, AlreadyExists, NotFound, ServiceError, ValueError) as exc:
         _fail(str(exc) or type(exc).__name__)
     except OSError as exc:  # a port in use, a database that does not answer, ...
         _fail(str(exc))
@@ -409,6 +417,199 @@ def tariff_list() -> None:
     typer.echo(f"{'ID':<36} {'VERSION':<8} {'CURRENCY':<9} {'TIME ZONE':<20} NAME")
     for t in tariffs:
         typer.echo(f"{t.id:<36} {t.version:<8} {t.currency:<9} {t.time_zone:<20} {t.name}")
+
+
+def _amount(text: str, what: str = "amount") -> Any:
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        _fail(f"{what} must be a number like 20.00, not {text!r}")
+    if not value.is_finite():
+        _fail(f"{what} must be a number like 20.00, not {text!r}")
+    return value
+
+
+@wallet_app.command("top-up")
+def wallet_top_up(
+    email: str = typer.Argument(..., help="The driver's e-mail."),
+    amount: str = typer.Argument(..., help="e.g. 20.00 (in EVCMS_CURRENCY)."),
+    reference: str | None = typer.Option(None, help="e.g. the bank transfer's reference."),
+    key: str | None = typer.Option(None, help="Idempotency key: the same key books once (default: a new one)."),
+) -> None:
+    """Book money a driver paid outside evcms (cash, bank transfer) into their wallet."""
+    import uuid
+
+    from evcms import bootstrap
+
+    value = _amount(amount)
+    settings = _settings()
+
+    async def run() -> Any:
+        async with bootstrap.admin(settings) as ctx:
+            driver_id = await ctx.driver_id_by_email(email)
+            await ctx.wallets.top_up(
+                driver_id, value, key=f"top_up:cli:{key or uuid.uuid4()}", source="manual",
+                reference=reference, memo="booked with the evcms CLI",
+            )
+            return await ctx.wallets.balance(driver_id)
+
+    balance = _run(run)
+    typer.echo(f"booked {value} for {email}; balance {balance} {settings.currency}")
+
+
+@wallet_app.command("show")
+def wallet_show(email: str = typer.Argument(..., help="The driver's e-mail.")) -> None:
+    """A driver's wallet balance and latest entries."""
+    from evcms import bootstrap
+
+    settings = _settings()
+
+    async def run() -> Any:
+        async with bootstrap.admin(settings) as ctx:
+            driver_id = await ctx.driver_id_by_email(email)
+            return await ctx.wallets.balance(driver_id), await ctx.wallets.statement(driver_id, limit=20)
+
+    balance, entries = _run(run)
+    typer.echo(f"balance {balance} {settings.currency}")
+    for entry in entries:
+        typer.echo(f"{entry.at:%Y-%m-%d %H:%M} {entry.kind.value:<20} {entry.key}")
+
+
+@plan_app.command("add")
+def plan_add(
+    name: str = typer.Argument(..., help="What drivers see, e.g. Commuter."),
+    fee: str = typer.Option(..., help="Monthly fee excluding VAT, e.g. 10.00."),
+    vat: str = typer.Option("20", help="VAT % of the fee."),
+    included_kwh: str = typer.Option("0", help="kWh included each month."),
+    discount: str = typer.Option("0", help="% off the price of sessions."),
+    tariff: str | None = typer.Option(None, help="A tariff of the plan's own (its id)."),
+) -> None:
+    """Create a subscription plan."""
+    from evcms import bootstrap
+
+    settings = _settings()
+
+    async def run() -> Any:
+        async with bootstrap.admin(settings) as ctx:
+            return await ctx.subscriptions.add_plan(
+                name=name, currency=settings.currency.upper(), monthly_fee=_amount(fee, "--fee"),
+                fee_vat_percent=_amount(vat, "--vat"), included_kwh=_amount(included_kwh, "--included-kwh"),
+                discount_percent=_amount(discount, "--discount"), tariff_id=tariff,
+            )
+
+    plan = _run(run)
+    typer.echo(f"plan {plan.id} created: {plan.name}, {plan.monthly_fee} {plan.currency} a month")
+
+
+@plan_app.command("list")
+def plan_list() -> None:
+    """List active subscription plans."""
+    from evcms import bootstrap
+
+    settings = _settings()
+
+    async def run() -> Any:
+        async with bootstrap.admin(settings) as ctx:
+            return await ctx.subscriptions.plans()
+
+    plans = _run(run)
+    if not plans:
+        typer.echo("no plans")
+        return
+    typer.echo(f"{'ID':<36} {'FEE':>10} {'KWH':>6} {'DISC%':>6} NAME")
+    for p in plans:
+        typer.echo(f"{p.id:<36} {p.monthly_fee:>10} {p.included_kwh:>6} {p.discount_percent:>6} {p.name}")
+
+
+@invoice_app.command("list")
+def invoice_list(
+    driver: str | None = typer.Option(None, help="Only this driver's (e-mail)."),
+    limit: int = typer.Option(50, min=1, max=1000),
+) -> None:
+    """List invoices, receipts and credit notes, newest first."""
+    from evcms import bootstrap
+
+    settings = _settings()
+
+    async def run() -> Any:
+        async with bootstrap.admin(settings) as ctx:
+            driver_id = None if driver is None else await ctx.driver_id_by_email(driver)
+            return await ctx.invoicing.list(driver_id=driver_id, limit=limit)
+
+    invoices = _run(run)
+    if not invoices:
+        typer.echo("no invoices")
+        return
+    typer.echo(f"{'NUMBER':<16} {'KIND':<12} {'ISSUED':<17} {'TOTAL':>10} ID")
+    for i in invoices:
+        typer.echo(
+            f"{i.number_text:<16} {i.kind.value:<12} {i.issued_at:%Y-%m-%d %H:%M} "
+            f"{i.total_incl_vat:>10} {i.id}"
+        )
+
+
+@invoice_app.command("pdf")
+def invoice_pdf(
+    invoice_id: str = typer.Argument(..., help="The invoice's id (see `evcms invoice list`)."),
+    out: str = typer.Argument(..., help="Where to write the PDF."),
+) -> None:
+    """Write an invoice's PDF to a file."""
+    from pathlib import Path
+
+    from evcms import bootstrap
+
+    settings = _settings()
+
+    async def run() -> bytes:
+        async with bootstrap.admin(settings) as ctx:
+            pdf: bytes = await ctx.invoicing.pdf(invoice_id)
+            return pdf
+
+    data = _run(run)
+    try:
+        Path(out).write_bytes(data)
+    except OSError as exc:
+        _fail(f"cannot write {out}: {exc}")
+    typer.echo(f"wrote {out} ({len(data)} bytes)")
+
+
+@billing_app.command("settle")
+def billing_settle(days: int = typer.Option(7, min=1, max=90, help="Look back this many days.")) -> None:
+    """Settle ended sessions that have no settled charge yet (evcms serve does this by itself)."""
+    from evcms import bootstrap
+
+    settings = _settings()
+
+    async def run() -> int:
+        async with bootstrap.admin(settings) as ctx:
+            count: int = await ctx.billing.settle_missed(days=days)
+            return count
+
+    typer.echo(f"settled {_run(run)} session(s)")
+
+
+@billing_app.command("invoice-month")
+def billing_invoice_month(month: str = typer.Argument(..., help="YYYY-MM, e.g. 2026-10.")) -> None:
+    """Issue the monthly invoices of postpaid drivers for a month that has ended."""
+    import re
+
+    from evcms import bootstrap
+
+    found = re.fullmatch(r"(\d{4})-(\d{2})", month)
+    if found is None:
+        _fail(f"month must look like 2026-10, not {month!r}")
+        return
+    year, number = int(found.group(1)), int(found.group(2))
+    settings = _settings()
+
+    async def run() -> int:
+        async with bootstrap.admin(settings) as ctx:
+            count: int = await ctx.billing.invoice_month(year, number)
+            return count
+
+    typer.echo(f"issued {_run(run)} invoice(s) for {month}")
 
 
 @app.command()

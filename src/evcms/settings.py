@@ -6,6 +6,7 @@ No side effects: reading settings opens no sockets and creates no files.
 from __future__ import annotations
 
 import enum
+from decimal import Decimal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -15,6 +16,11 @@ class AutoOnboard(enum.StrEnum):
     OFF = "off"  # unknown station ids are refused at the handshake (HTTP 404)
     PENDING = "pending"  # created, BootNotification answered Pending until an operator accepts
     ACCEPT = "accept"  # created and accepted (labs and benchmarks only)
+
+
+class CardDeclinePolicy(enum.StrEnum):
+    REFUSE = "refuse"  # pre-authorise before answering the start; declined: NoCredit / Blocked
+    STOP = "stop"  # answer at once, pre-authorise after; declined: evcms stops the session
 
 
 class Settings(BaseSettings):
@@ -82,6 +88,54 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = Field(None, description="SMTP password")
     smtp_from: str = Field("evcms@localhost", description="The From: address of mails")
     smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS")
+
+    # Billing and payments
+    currency: str = Field(
+        "EUR",
+        min_length=3,
+        max_length=3,
+        description="Currency of wallets, plans and invoices (ISO 4217)",
+    )
+    wallet_min_balance: Decimal = Field(
+        Decimal("5.00"),
+        ge=0,
+        description="A wallet driver may start charging only with at least this balance",
+    )
+    card_preauth_amount: Decimal = Field(
+        Decimal("50.00"),
+        gt=0,
+        description="Amount pre-authorised on the card when a session starts",
+    )
+    card_decline: CardDeclinePolicy = Field(
+        CardDeclinePolicy.REFUSE,
+        description="A declined pre-authorisation: refuse = the start is answered NoCredit/Blocked at once; stop = accept, pre-authorise after the answer, stop the session if declined",
+    )
+    default_payment_mode: str = Field(
+        "postpaid",
+        pattern="^(wallet|card|postpaid)$",
+        description="How a driver who has not chosen pays: postpaid (a monthly invoice), wallet or card",
+    )
+    stripe_secret_key: SecretStr | None = Field(
+        None, description="Stripe secret API key (none: card payments are off)"
+    )
+    stripe_webhook_secret: SecretStr | None = Field(
+        None, description="Stripe webhook signing secret (whsec_...)"
+    )
+    stripe_api_base: str = Field(
+        "https://api.stripe.com",
+        description="Stripe API base URL (a local fake in tests and the demo)",
+    )
+    seller_name: str = Field("evcms demo operator", description="The seller on invoices")
+    seller_address: str = Field("", description="The seller's address on invoices")
+    seller_vat_id: str = Field("", description="The seller's VAT number on invoices")
+    seller_company_id: str = Field(
+        "", description="The seller's company number on invoices (e.g. EIK)"
+    )
+    invoice_time_zone: str = Field("Europe/Sofia", description="IANA time zone of dates on invoices and receipts")
+    invoice_font: str | None = Field(
+        None,
+        description="A TrueType font with Latin and Cyrillic for invoice PDFs (default: DejaVu Sans from the system)",
+    )
 
     def display_host(self) -> str:
         if self.public_host:

@@ -19,12 +19,18 @@ class Permission(enum.StrEnum):
     MANAGE_NETWORK = "manage_network"  # create/update/delete sites and stations, credentials
     OPERATE_STATIONS = "operate_stations"  # send OCPP commands to stations
     MANAGE_ACCESS = "manage_access"    # API keys and operator accounts
+    MANAGE_BILLING = "manage_billing"  # tariffs' money side: wallets, invoices, plans, refunds
 
 
 _GRANTS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.OPERATOR: frozenset(
-        {Permission.READ, Permission.MANAGE_NETWORK, Permission.OPERATE_STATIONS}
+        {
+            Permission.READ,
+            Permission.MANAGE_NETWORK,
+            Permission.OPERATE_STATIONS,
+            Permission.MANAGE_BILLING,
+        }
     ),
     Role.TECHNICIAN: frozenset({Permission.READ, Permission.OPERATE_STATIONS}),
     Role.VIEWER: frozenset({Permission.READ}),

@@ -50,6 +50,9 @@ class AuthorizationStatus(enum.StrEnum):
     # 2.0.1 only; 1.6 says Invalid. A valid token refused for now: the EVSE is reserved for
     # another token.
     NOT_AT_THIS_TIME = "NotAtThisTime"
+    # 2.0.1 only; 1.6 says Blocked. The driver cannot pay: a wallet below the minimum balance,
+    # no card on file, or a declined pre-authorisation.
+    NO_CREDIT = "NoCredit"
 
 
 class InvalidToken(ValueError):
@@ -96,6 +99,7 @@ class Authorization:
     expires_at: datetime | None = None
     group_id: str | None = None
     driver_id: str | None = None
+    reason: str | None = None  # why it was refused, for people (API errors, logs); not sent
 
 
 def authorize(
@@ -139,7 +143,10 @@ _NOT_IN_V16 = frozenset({AuthorizationStatus.UNKNOWN, AuthorizationStatus.NOT_AT
 
 
 def status_for_v16(status: AuthorizationStatus) -> str:
-    """1.6's AuthorizationStatus has no Unknown nor NotAtThisTime: those idTags are Invalid."""
+    """1.6's AuthorizationStatus has no Unknown, NotAtThisTime nor NoCredit: the first two are
+    Invalid; a token that cannot pay is Blocked (for now: the next Authorize asks again)."""
+    if status is AuthorizationStatus.NO_CREDIT:
+        return "Blocked"
     return "Invalid" if status in _NOT_IN_V16 else status.value
 
 

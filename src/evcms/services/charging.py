@@ -123,6 +123,19 @@ class SessionReservations(Protocol):
     ) -> object: ...
 
 
+class PaymentGate(Protocol):
+    """Whether the driver of a token can pay for a session now (billing implements it).
+
+    Asked for an accepted token at Authorize (``session_id`` None), at a remote start, and when
+    a session starts (``session_id`` given: a card can be pre-authorised then). Returns None
+    when the driver may charge, else the refusal (NoCredit, with a reason for people).
+    """
+
+    async def admit(
+        self, token: IdToken, *, station_id: StationId | None, session_id: int | None
+    ) -> Authorization | None: ...
+
+
 class Charging:
     def __init__(
         self,
@@ -134,8 +147,10 @@ class Charging:
         events: EventBus,
         clock: Clock,
         reservations: SessionReservations | None = None,
+        payment_gate: PaymentGate | None = None,
     ) -> None:
         self._sessions = sessions
+        self.payment_gate = payment_gate
         self._tokens = tokens
         self._stations = stations
         self._commands = commands
@@ -148,27 +163,53 @@ class Charging:
     # -- authorisation ------------------------------------------------------------------
 
     async def authorize(
-        self, token: TokenRef, *, starting: bool = True, session_id: int | None = None
+        self,
+        token: TokenRef,
+        *,
+        starting: bool = True,
+        session_id: int | None = None,
+        station_id: StationId | None = None,
     ) -> Authorization:
         """The verdict for ``token`` now (Authorize, and the idTagInfo of transaction answers)."""
         stored = None if token.type in FREE_VEND_TOKEN_TYPES else await self._tokens.get(token.id)
-        return await self._decide(token, stored, starting=starting, session_id=session_id)
+        return await self._decide(
+            token, stored, starting=starting, session_id=session_id, station_id=station_id
+        )
 
     async def _decide(
-        self, token: TokenRef, stored: IdToken | None, *, starting: bool, session_id: int | None
+        self,
+        token: TokenRef,
+        stored: IdToken | None,
+        *,
+        starting: bool,
+        session_id: int | None,
+        station_id: StationId | None = None,
     ) -> Authorization:
         if token.type in FREE_VEND_TOKEN_TYPES:
             return Authorization(AuthorizationStatus.ACCEPTED)
         active = 0
         if starting and stored is not None and stored.max_concurrent:
             active = sum(1 for s in await self._sessions.active(id_token=token.id) if s.id != session_id)
-        return authorize(
+        verdict = authorize(
             stored,
             now=self._clock.now(),
             active_sessions=active,
             starting=starting,
             token_type=token.type,
         )
+        if (
+            starting
+            and self.payment_gate is not None
+            and stored is not None
+            and stored.driver_id is not None
+            and verdict.status is AuthorizationStatus.ACCEPTED
+        ):
+            refusal = await self.payment_gate.admit(
+                stored, station_id=station_id, session_id=session_id
+            )
+            if refusal is not None:
+                return refusal
+        return verdict
 
     # -- station messages ---------------------------------------------------------------
 
@@ -250,7 +291,7 @@ class Charging:
         authorization = None
         if token is not None:
             authorization = await self._decide(
-                token, stored_token, starting=starting, session_id=session.id
+                token, stored_token, starting=starting, session_id=session.id, station_id=station_id
             )
             if starting and not event.offline:
                 authorization = await self._check_reservations(
@@ -380,7 +421,9 @@ class Charging:
             raise ChargingError(f"token {token_id!r} does not exist", 404)
         if driver_id is not None and token.driver_id != driver_id:
             raise ChargingError("you can only start with your own token", 403)
-        verdict = await self.authorize(TokenRef(token.id, token.type))
+        verdict = await self.authorize(TokenRef(token.id, token.type), station_id=station_id)
+        if verdict.status is AuthorizationStatus.NO_CREDIT:
+            raise ChargingError(verdict.reason or "the driver cannot pay for a session now", 402)
         if verdict.status is not AuthorizationStatus.ACCEPTED:
             raise ChargingError(f"token {token_id!r} may not charge now: {verdict.status.value}")
         states = {

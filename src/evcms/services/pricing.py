@@ -35,9 +35,10 @@ class Pricing:
         self._clock = clock
 
     async def session_price(
-        self, session_id: int, *, driver_id: str | None = None
+        self, session_id: int, *, driver_id: str | None = None, tariff_id: str | None = None
     ) -> SessionPrice | None:
-        """None when no tariff applies to the session's station (or it never started)."""
+        """None when no tariff applies to the session's station (or it never started).
+        ``tariff_id``: price with that tariff instead of the station's (a subscription plan's)."""
         session = await self._charging.session(session_id, driver_id=driver_id)
         state = session.state
         if state.started_at is None:
@@ -45,7 +46,7 @@ class Pricing:
         # The earlier of the station's start time and when evcms heard of the session: right for
         # sessions replayed after being offline, and for stations whose clock runs ahead.
         began = min(state.started_at, session.created_at)
-        stored = await self._tariffs.tariff_in_force(session.station_id, began)
+        stored = await self._tariffs.tariff_in_force(session.station_id, began, tariff_id=tariff_id)
         if stored is None:
             return None
         events = await self._charging.events_of(session_id, driver_id=driver_id)
@@ -75,3 +76,8 @@ class Pricing:
         )
         breakdown = price(stored.tariff(), periods)
         return SessionPrice(session, stored, breakdown, final=state.status is SessionStatus.ENDED)
+
+    async def total_incl_vat(self, session_id: int) -> Decimal | None:
+        """The session's price including VAT so far (what a 2.0.1 station shows as totalCost)."""
+        found = await self.session_price(session_id)
+        return None if found is None else found.breakdown.total_incl_vat

@@ -172,17 +172,24 @@ class TariffAdmin:
         return stored.tariff(), stored.version
 
     async def tariff_in_force(
-        self, station_id: StationId, at: datetime
+        self, station_id: StationId, at: datetime, *, tariff_id: str | None = None
     ) -> StoredTariff | None:
         """The version of the station's tariff that was the newest at ``at`` (a session is
-        priced with the tariff in force when it started); the first version if all are newer."""
-        assignment = await self.assignment_for(station_id)
-        if assignment is None:
-            return None
-        version = assignment.version
+        priced with the tariff in force when it started); the first version if all are newer.
+        ``tariff_id`` names the tariff instead of the station's (a subscription plan's own)."""
+        if tariff_id is None:
+            assignment = await self.assignment_for(station_id)
+            if assignment is None:
+                return None
+            tariff_id, version = assignment.tariff_id, assignment.version
+        else:
+            latest = await self._tariffs.latest(tariff_id)
+            if latest is None:
+                return None
+            version = latest.version
         chosen = None
         while version >= 1:
-            stored = await self._tariffs.get(assignment.tariff_id, version)
+            stored = await self._tariffs.get(tariff_id, version)
             if stored is not None:
                 chosen = stored
                 if stored.created_at <= at:

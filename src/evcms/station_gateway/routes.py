@@ -16,6 +16,7 @@ from typing import Any
 
 from evcms.domain.ids import StationId
 from evcms.services.charging import Charging
+from evcms.services.live_cost import LiveCost
 from evcms.services.station_lifecycle import StationLifecycle
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ class GatewayServices:
 
     lifecycle: StationLifecycle
     charging: Charging
+    live_cost: LiveCost | None = None  # 2.0.1/2.1 totalCost in TransactionEvent answers
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def after_answer(self, work: Coroutine[Any, Any, Any], what: str) -> None:

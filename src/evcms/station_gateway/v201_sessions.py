@@ -122,6 +122,16 @@ async def transaction_event(ctx: StationContext, payload: Payload) -> Payload:
     answer: Payload = {}
     if recorded.authorization is not None:
         answer["idTokenInfo"] = id_token_info(recorded.authorization)
+    live_cost = ctx.services.live_cost
+    if live_cost is not None and not recorded.duplicate:
+        total = None
+        if kind is EventKind.ENDED:
+            total = await live_cost.final(recorded.session)
+        elif kind is EventKind.UPDATED:
+            total = live_cost.running(recorded.session)
+        if total is not None:
+            # A JSON number: the float of a 2-decimal amount prints as exactly those digits.
+            answer["totalCost"] = float(total)
     return answer
 
 

@@ -416,3 +416,200 @@ tariff_assignments = Table(
     Column("tariff_id", String(TARIFF_ID_LENGTH), nullable=False),
     Column("since", UTCDateTime(), nullable=False),
 )
+
+
+# --- Billing -------------------------------------------------------------------------------
+# Money is stored as integer minor units (cents) with its currency next to it; never a float.
+
+# How a driver pays and who they are on an invoice.
+billing_profiles = Table(
+    "billing_profiles",
+    metadata,
+    Column("driver_id", String(36), primary_key=True),
+    Column("mode", String(16), nullable=False),  # wallet | card | postpaid
+    Column("language", String(8), nullable=False),  # the invoices' language: en | bg
+    Column("name", String(200), nullable=False, default=""),  # person or company
+    Column("company_id", String(32), nullable=True),  # e.g. the Bulgarian EIK
+    Column("vat_id", String(32), nullable=True),
+    Column("address", Text(), nullable=True),
+    Column("country", String(2), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# The fixed price of an ended session and how it was settled (one row per priced session).
+session_charges = Table(
+    "session_charges",
+    metadata,
+    Column("session_id", BigInteger(), primary_key=True),
+    Column("driver_id", String(36), nullable=True, index=True),
+    Column("tariff_id", String(TARIFF_ID_LENGTH), nullable=True),
+    Column("tariff_version", Integer(), nullable=True),
+    Column("currency", String(3), nullable=False),
+    Column("total_excl_minor", BigInteger(), nullable=False),
+    Column("total_tax_minor", BigInteger(), nullable=False),
+    Column("total_incl_minor", BigInteger(), nullable=False),
+    Column("breakdown", Text(), nullable=False),  # JSON: the lines as priced (after any plan)
+    Column("payment_mode", String(16), nullable=False),  # wallet | card | postpaid | subscription | none
+    Column("status", String(16), nullable=False),  # pending | paid | failed | free | unpaid
+    Column("subscription_id", String(36), nullable=True),
+    Column("payment_id", String(36), nullable=True),
+    Column("invoice_id", String(36), nullable=True),
+    Column("error", Text(), nullable=True),
+    Column("priced_at", UTCDateTime(), nullable=False),
+    Column("settled_at", UTCDateTime(), nullable=True),
+)
+
+# The ledger: double entry. A transaction's postings sum to zero per currency; balances are
+# sums of postings, never stored alone. ``key`` makes every money movement idempotent.
+ledger_transactions = Table(
+    "ledger_transactions",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("key", String(160), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("driver_id", String(36), nullable=True, index=True),
+    Column("session_id", BigInteger(), nullable=True),
+    Column("reference", String(160), nullable=True),  # a payment, an invoice number...
+    Column("memo", Text(), nullable=True),
+)
+
+ledger_postings = Table(
+    "ledger_postings",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "transaction_id",
+        BigInteger(),
+        ForeignKey("ledger_transactions.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("account", String(80), nullable=False, index=True),  # e.g. "wallet:{driver_id}"
+    Column("amount_minor", BigInteger(), nullable=False),  # debit > 0, credit < 0
+    Column("currency", String(3), nullable=False),
+)
+
+# Card payments (and card top-ups, subscription fees) through a provider (Stripe).
+payment_methods = Table(
+    "payment_methods",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("driver_id", String(36), nullable=False, index=True),
+    Column("provider", String(16), nullable=False),
+    Column("customer_ref", String(120), nullable=False),
+    Column("method_ref", String(120), nullable=False),
+    Column("brand", String(32), nullable=True),
+    Column("last4", String(4), nullable=True),
+    Column("exp_month", Integer(), nullable=True),
+    Column("exp_year", Integer(), nullable=True),
+    Column("is_default", Boolean(), nullable=False, default=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("removed_at", UTCDateTime(), nullable=True),
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("key", String(160), nullable=False, unique=True),  # idempotency: "session:42", ...
+    Column("purpose", String(16), nullable=False),  # session | top_up | subscription
+    Column("driver_id", String(36), nullable=False, index=True),
+    Column("session_id", BigInteger(), nullable=True, index=True),
+    Column("provider", String(16), nullable=False),
+    Column("intent_ref", String(120), nullable=True, unique=True),
+    Column("method_id", String(36), nullable=True),
+    Column("status", String(24), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("authorized_minor", BigInteger(), nullable=False, default=0),
+    Column("captured_minor", BigInteger(), nullable=False, default=0),
+    Column("error", Text(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# Provider webhooks seen (the provider's event id): a redelivered webhook is applied once.
+payment_webhook_events = Table(
+    "payment_webhook_events",
+    metadata,
+    Column("provider", String(16), primary_key=True),
+    Column("event_id", String(120), primary_key=True),
+    Column("type", String(64), nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False),
+)
+
+# Invoices, receipts and credit notes: immutable once issued; numbers are gapless per series.
+invoice_series = Table(
+    "invoice_series",
+    metadata,
+    Column("series", String(16), primary_key=True),
+    Column("last_number", BigInteger(), nullable=False),
+)
+
+invoices = Table(
+    "invoices",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("key", String(160), nullable=False, unique=True),  # "receipt:session:42", ...
+    Column("kind", String(16), nullable=False),  # receipt | invoice | credit_note
+    Column("series", String(16), nullable=False),
+    Column("number", BigInteger(), nullable=False),
+    Column("number_text", String(40), nullable=False),
+    Column("driver_id", String(36), nullable=True, index=True),
+    Column("issued_at", UTCDateTime(), nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("seller", Text(), nullable=False),  # JSON
+    Column("buyer", Text(), nullable=False),  # JSON
+    Column("lines", Text(), nullable=False),  # JSON
+    Column("total_excl_minor", BigInteger(), nullable=False),
+    Column("total_tax_minor", BigInteger(), nullable=False),
+    Column("total_incl_minor", BigInteger(), nullable=False),
+    Column("corrects_id", String(36), nullable=True),  # a credit note's invoice
+    Column("period_start", UTCDateTime(), nullable=True),  # monthly invoices
+    Column("period_end", UTCDateTime(), nullable=True),
+    Column("payment_status", String(16), nullable=False, default="paid"),  # paid | due
+    UniqueConstraint("series", "number"),
+)
+
+# Subscription plans and drivers' subscriptions.
+subscription_plans = Table(
+    "subscription_plans",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("monthly_fee_minor", BigInteger(), nullable=False),
+    Column("fee_vat_percent", ExactDecimal(), nullable=False),
+    Column("included_kwh", ExactDecimal(), nullable=False),  # 0: none included
+    Column("discount_percent", ExactDecimal(), nullable=False),  # off the session price
+    Column("tariff_id", String(TARIFF_ID_LENGTH), nullable=True),  # a tariff of its own
+    Column("active", Boolean(), nullable=False, default=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("driver_id", String(36), nullable=False, index=True),
+    Column("plan_id", String(36), nullable=False),
+    Column("status", String(16), nullable=False),  # active | past_due | cancelled | ended
+    Column("period_start", UTCDateTime(), nullable=False),
+    Column("period_end", UTCDateTime(), nullable=False),
+    Column("cancel_at_period_end", Boolean(), nullable=False, default=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# What each session took from a subscription period's included energy.
+subscription_usage = Table(
+    "subscription_usage",
+    metadata,
+    Column("subscription_id", String(36), primary_key=True),
+    Column("session_id", BigInteger(), primary_key=True),
+    Column("period_start", UTCDateTime(), nullable=False),
+    Column("included_wh", ExactDecimal(), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+)

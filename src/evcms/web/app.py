@@ -9,15 +9,20 @@ from fastapi import APIRouter, Depends, FastAPI
 from evcms.web import console, events_stream, probes
 from evcms.web.api import (
     api_keys,
+    billing,
     drivers,
+    invoices,
     local_lists,
+    payments,
     reservations,
     session_prices,
     sessions,
     sites,
     stations,
+    subscriptions,
     tariffs,
     tokens,
+    wallets,
 )
 from evcms.web.auth import current_key
 from evcms.web.deps import WebDeps
@@ -74,6 +79,8 @@ def create_app(deps: WebDeps) -> FastAPI:
     api.include_router(reservations.router)
     api.include_router(local_lists.router)
     api.include_router(tariffs.router)
+    for billing_module in (billing, wallets, invoices, payments, subscriptions):
+        api.include_router(billing_module.router)
     api.include_router(events_stream.router)
     app.include_router(api)
     app.include_router(drivers.router, prefix=API_PREFIX)  # its own driver/operator auth
@@ -81,6 +88,10 @@ def create_app(deps: WebDeps) -> FastAPI:
     app.include_router(sessions.me_router, prefix=API_PREFIX)
     app.include_router(session_prices.me_router, prefix=API_PREFIX)
     app.include_router(reservations.me_router, prefix=API_PREFIX)
+    for billing_module in (billing, wallets, invoices, payments, subscriptions):
+        app.include_router(billing_module.me_router, prefix=API_PREFIX)  # driver tokens
+    # provider webhooks: no API key, the provider's signature is the authentication
+    app.include_router(payments.webhook_router, prefix=API_PREFIX)
     app.include_router(probes.router)
     app.include_router(console.router)
     return app

@@ -50,6 +50,12 @@ class WebDeps:
     tariffs: TariffAdmin | None = None
     # the price of sessions (/sessions/{id}/price); None: 503
     pricing: Pricing | None = None
+    # billing (filled by bootstrap; None: those endpoints answer 503)
+    billing: Any = None  # services.billing.Billing: session charges, billing profiles
+    wallets: Any = None  # services.wallets.Wallets: /wallets, /me/wallet
+    invoicing: Any = None  # services.invoicing.Invoicing: /invoices, /me/invoices
+    payments: Any = None  # services.payments.CardPayments: /me/payment-methods, webhooks
+    subscriptions: Any = None  # services.subscriptions.Subscriptions: /plans, /me/subscription
 
 
 def web_deps(request: Request) -> WebDeps:

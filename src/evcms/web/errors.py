@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from evcms.domain.ids import InvalidIdentifier
 from evcms.services.network import InvalidRequest
-from evcms.services.ports import AlreadyExists, NotFound
+from evcms.services.ports import AlreadyExists, NotFound, ServiceError
 
 
 def _where(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -55,6 +55,12 @@ async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _service_error(request: Request, exc: Exception) -> JSONResponse:
+    """A service refused: its message says what to fix, its status is the HTTP status."""
+    assert isinstance(exc, ServiceError)
+    return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+
+
 async def _invalid(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
@@ -71,6 +77,7 @@ async def _conflict(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(InvalidRequest, _invalid)
     app.add_exception_handler(InvalidIdentifier, _invalid)
     app.add_exception_handler(NotFound, _not_found)
