@@ -20,7 +20,7 @@ from evcms.web.session_schemas import decimal_text
 
 router = APIRouter(prefix="/payments", tags=["payments"])
 me_router = APIRouter(prefix="/me/payment-methods", tags=["driver payment methods"])
-webhook_router = APIRouter(prefix="/payments", tags=["payments"])
+webhook_router = APIRouter(prefix="/payments", tags=["provider webhooks"])
 
 _MAX_WEBHOOK = 1_000_000
 NOT_CONFIGURED = "card payments are not configured: set EVCMS_STRIPE_SECRET_KEY"
