@@ -710,6 +710,7 @@ async def admin(settings: Settings) -> AsyncIterator[AdminContext]:
     writer = Writer(engine)
     await writer.start()
     outbox = SqlOutbox(engine, writer, clock=clock)
+    money_closers: list[Any] = []  # the card provider's HTTP client, when configured
     mailer = _mailer(settings, outbox, clock)
     try:
         stations = SqlStationRepository(engine, writer, clock=clock)
@@ -759,6 +760,7 @@ async def admin(settings: Settings) -> AsyncIterator[AdminContext]:
             Pricing(charging=admin_charging, tariffs=admin_tariffs, clock=clock),
             SqlDriverRepository(engine, writer, clock=clock),
         )
+        money_closers.extend(money.closers)
         yield AdminContext(
             network=NetworkAdmin(
                 sites=SqlSiteRepository(engine, writer, clock=clock),
@@ -781,9 +783,9 @@ async def admin(settings: Settings) -> AsyncIterator[AdminContext]:
             invoicing=money.invoicing,
             subscriptions=money.subscriptions,
         )
-        for closer in money.closers:
-            await closer()
     finally:
+        for closer in money_closers:
+            await closer()
         await mailer.close()
         await writer.close()
         await engine.dispose()

@@ -254,3 +254,19 @@ async def test_a_subscription_driver_gets_the_included_energy_off(billed):
     assert (await h.api.get("/api/v1/me/wallet", headers=me)).json()["balance"] == "36.20"
     mine = (await h.api.get("/api/v1/me/subscription", headers=me)).json()
     assert Decimal(str(mine["usage"]["used_kwh"])) == Decimal(5)
+
+
+async def test_a_card_top_up_credits_the_wallet_once(billed):
+    h = billed
+    _, me = await sign_up(h, "dora@example.com", "Dora Marinova")
+    added = await h.api.post("/api/v1/me/payment-methods", json={"payment_method": "pm_card_visa"}, headers=me)
+    assert added.status_code == 201, added.text
+    for _ in range(2):  # the app retries with the same key: one payment, one credit
+        paid = await h.api.post("/api/v1/me/wallet/top-ups", json={"amount": "25.00"},
+                                headers={**me, "Idempotency-Key": "dora-topup-1"})
+        assert paid.status_code == 201, paid.text
+        assert paid.json()["status"] == "succeeded"
+    assert (await h.api.get("/api/v1/me/wallet", headers=me)).json()["balance"] == "25.00"
+    assert [i["amount_received"] for i in h.stripe.intents.values()] == [2500]
+    missing_key = await h.api.post("/api/v1/me/wallet/top-ups", json={"amount": "5.00"}, headers=me)
+    assert missing_key.status_code == 400 and "Idempotency-Key" in missing_key.json()["detail"]

@@ -89,22 +89,6 @@ async def test_a_paid_session_gets_one_receipt(setup: Setup) -> None:
     assert (await receipt(setup, session_id=43)).number_text == "R-0000000002"
 
 
-async def test_session_facts_may_be_a_look_alike(setup: Setup) -> None:
-    @dataclass(frozen=True)
-    class BillingFacts:  # what the billing service builds
-        station_id: str
-        started_at: datetime
-        ended_at: datetime | None
-        energy_wh: Decimal
-        connector: str | None = None
-
-    found = await setup.service.receipt_for_session(
-        charge(), BillingFacts("CP-9", T0, None, D(500)),  # type: ignore[arg-type]
-        driver_id="d1", buyer=BUYER, language="en", paid_by="wallet",
-    )
-    assert found.lines[0].session == SessionFacts("CP-9", T0, None, D(500))
-
-
 async def test_a_fee_receipt(setup: Setup) -> None:
     found = await setup.service.receipt_for_fee(
         key="receipt:subscription:s1:2026-03", driver_id="d1", buyer=BUYER, language="en",

@@ -34,7 +34,6 @@ from zoneinfo import ZoneInfo
 
 from evcms.domain.billing import (
     HUNDRED,
-    ZERO,
     Party,
     PaymentMode,
     SessionCharge,
@@ -45,10 +44,13 @@ from evcms.domain.charging_sessions import ChargingSession, SessionStatus
 from evcms.domain.drivers import Driver
 from evcms.domain.events import Event, SessionEnded, SessionStarted
 from evcms.domain.ids import StationId
-from evcms.domain.subscriptions import Plan, Subscription
+from evcms.domain.invoices import Invoice, SessionFacts
+from evcms.domain.ledger import LedgerTransaction
+from evcms.domain.subscriptions import Plan, PlanApplication, Subscription
 from evcms.domain.tariffs import round_money
 from evcms.domain.tokens import Authorization, AuthorizationStatus, IdToken
 from evcms.services.charging import Charging
+from evcms.services.payments import Payment, PaymentMethod, PaymentStatus
 from evcms.services.ports import Clock, ServiceError, SessionFilter
 from evcms.services.pricing import Pricing
 from evcms.services.subscriptions import FeeOutcome
@@ -133,13 +135,13 @@ class BillingRepository(Protocol):
 class WalletBook(Protocol):
     async def balance(self, driver_id: str) -> Decimal: ...
 
-    async def charge_session(self, charge: SessionCharge, driver_id: str) -> Any: ...
+    async def charge_session(self, charge: SessionCharge, driver_id: str) -> LedgerTransaction: ...
 
     async def book_card_payment(
         self, charge: SessionCharge, driver_id: str, payment_ref: str
-    ) -> Any: ...
+    ) -> LedgerTransaction: ...
 
-    async def book_receivable(self, charge: SessionCharge, driver_id: str) -> Any: ...
+    async def book_receivable(self, charge: SessionCharge, driver_id: str) -> LedgerTransaction: ...
 
     async def settle_receivable(
         self,
@@ -149,7 +151,7 @@ class WalletBook(Protocol):
         key: str,
         source: str,
         reference: str | None = None,
-    ) -> Any: ...
+    ) -> LedgerTransaction: ...
 
     async def top_up(
         self,
@@ -160,7 +162,7 @@ class WalletBook(Protocol):
         source: str = "manual",
         reference: str | None = None,
         memo: str | None = None,
-    ) -> Any: ...
+    ) -> LedgerTransaction: ...
 
     async def book_fee(
         self,
@@ -173,21 +175,21 @@ class WalletBook(Protocol):
         source: str,
         reference: str | None = None,
         memo: str | None = None,
-    ) -> Any: ...
+    ) -> LedgerTransaction: ...
 
 
 class CardProcessor(Protocol):
-    async def default_method(self, driver_id: str) -> Any | None: ...
+    async def default_method(self, driver_id: str) -> PaymentMethod | None: ...
 
     async def preauthorize_session(
         self, driver_id: str, session_id: int, amount: Decimal
-    ) -> Any: ...
+    ) -> Payment: ...
 
-    async def capture_session(self, session_id: int, amount: Decimal) -> Any: ...
+    async def capture_session(self, session_id: int, amount: Decimal) -> Payment: ...
 
-    async def release_session(self, session_id: int) -> Any: ...
+    async def release_session(self, session_id: int) -> Payment: ...
 
-    async def session_payment(self, session_id: int) -> Any | None: ...
+    async def session_payment(self, session_id: int) -> Payment | None: ...
 
     async def charge(
         self,
@@ -198,20 +200,20 @@ class CardProcessor(Protocol):
         amount: Decimal,
         description: str,
         metadata: dict[str, str] | None = None,
-    ) -> Any: ...
+    ) -> Payment: ...
 
 
 class ReceiptIssuer(Protocol):
     async def receipt_for_session(
         self,
         charge: SessionCharge,
-        facts: Any,
+        facts: SessionFacts,
         *,
         driver_id: str | None,
         buyer: Party,
         language: str,
         paid_by: str,
-    ) -> Any: ...
+    ) -> Invoice: ...
 
 
 class MonthlyInvoicer(ReceiptIssuer, Protocol):
@@ -228,7 +230,7 @@ class MonthlyInvoicer(ReceiptIssuer, Protocol):
         vat_percent: Decimal,
         currency: str,
         paid_by: str,
-    ) -> Any: ...
+    ) -> Invoice: ...
 
     async def monthly_invoice(
         self,
@@ -238,18 +240,18 @@ class MonthlyInvoicer(ReceiptIssuer, Protocol):
         language: str,
         period_start: datetime,
         period_end: datetime,
-        sessions: builtins.list[tuple[SessionCharge, Any]],
-    ) -> Any | None: ...
+        sessions: builtins.list[tuple[SessionCharge, SessionFacts]],
+    ) -> Invoice | None: ...
 
 
 class PlanBenefits(Protocol):
     async def active(
         self, driver_id: str, at: datetime | None = None
-    ) -> tuple[Any, Any] | None: ...
+    ) -> tuple[Subscription, Plan] | None: ...
 
     async def apply(
         self, driver_id: str, charge: SessionCharge, *, at: datetime
-    ) -> tuple[Any, Any] | None: ...
+    ) -> tuple[Subscription, PlanApplication] | None: ...
 
 
 class DriverDirectory(Protocol):
@@ -266,14 +268,8 @@ class BillingPolicy:
     time_zone: str = "UTC"  # months of monthly invoices are cut in this zone
 
 
-# The statuses of a card payment object (services.payments.PaymentStatus values).
-_AUTHORIZED = {"authorized", "captured", "succeeded"}
-_CAPTURED = {"captured", "succeeded"}
-
-
-def _status(payment: Any) -> str:
-    status = getattr(payment, "status", None)
-    return str(getattr(status, "value", status))
+_AUTHORIZED = frozenset({PaymentStatus.AUTHORIZED, PaymentStatus.CAPTURED, PaymentStatus.SUCCEEDED})
+_CAPTURED = frozenset({PaymentStatus.CAPTURED, PaymentStatus.SUCCEEDED})
 
 
 class PaymentAdmission:
@@ -318,8 +314,8 @@ class PaymentAdmission:
                 payment = await self._cards.preauthorize_session(
                     driver_id, session_id, self._policy.card_preauth_amount
                 )
-                if _status(payment) not in _AUTHORIZED:
-                    reason = getattr(payment, "error", None) or _status(payment)
+                if payment.status not in _AUTHORIZED:
+                    reason = payment.error or payment.status.value
                     return _no_credit(f"the card was not authorised: {reason}")
             return None
         return None  # postpaid
@@ -327,17 +323,6 @@ class PaymentAdmission:
 
 def _no_credit(reason: str) -> Authorization:
     return Authorization(AuthorizationStatus.NO_CREDIT, reason=reason)
-
-
-@dataclass(frozen=True, slots=True)
-class SessionFactsOf:
-    """What a receipt says about the session (matches services.invoicing.SessionFacts)."""
-
-    station_id: str
-    started_at: datetime
-    ended_at: datetime | None
-    energy_wh: Decimal
-    connector: str | None = None
 
 
 class Billing:
@@ -354,7 +339,6 @@ class Billing:
         cards: CardProcessor | None = None,
         invoicing: MonthlyInvoicer | None = None,
         plans: PlanBenefits | None = None,
-        facts: Callable[[ChargingSession], Any] | None = None,
     ) -> None:
         self._repo = repository
         self._charging = charging
@@ -366,8 +350,6 @@ class Billing:
         self._cards = cards
         self._invoicing = invoicing
         self._plans = plans
-        # builds the receipt's SessionFacts (the invoicing service's own type) from a session
-        self._facts = facts or _facts
         # striped: one settlement of a session at a time, without a lock per session kept forever
         self._locks = [asyncio.Lock() for _ in range(64)]
         self._background: set[asyncio.Task[Any]] = set()
@@ -385,7 +367,7 @@ class Billing:
         if stored is not None:
             return stored
         driver = await self._drivers.get(driver_id)
-        language = getattr(getattr(driver, "language", None), "value", "en") if driver else "en"
+        language = driver.language.value if driver is not None else "en"
         return BillingProfile(
             driver_id=driver_id,
             mode=self.policy.default_mode,
@@ -477,7 +459,7 @@ class Billing:
             payment = await self._cards.preauthorize_session(
                 session.driver_id, session.id, self.policy.card_preauth_amount
             )
-            if _status(payment) not in _AUTHORIZED:
+            if payment.status not in _AUTHORIZED:
                 log.warning(
                     "card of driver %s declined for session %s: stopping it",
                     session.driver_id,
@@ -523,7 +505,7 @@ class Billing:
         if session.driver_id is not None and self._plans is not None:
             active = await self._plans.active(session.driver_id, began)
             if active is not None:
-                plan_tariff = getattr(active[1], "tariff_id", None)
+                plan_tariff = active[1].tariff_id
         priced = await self._pricing.session_price(session.id, tariff_id=plan_tariff)
         if priced is None and plan_tariff is not None:  # the plan's tariff is gone: the station's
             priced = await self._pricing.session_price(session.id)
@@ -566,28 +548,31 @@ class Billing:
             error = None if total == 0 else "no driver: the token belongs to nobody"
         elif stored.payment_mode == PaymentMode.CARD.value and self._cards is not None:
             payment = await self._cards.capture_session(session.id, total)
-            payment_id = getattr(payment, "id", None)
+            payment_id = payment.id
             if total == 0:
                 status = ChargeStatus.FREE
-            elif _status(payment) in _CAPTURED:
+            elif payment.status in _CAPTURED:
                 if self._wallets is not None:
-                    ref = getattr(payment, "intent_ref", None) or str(payment_id)
+                    ref = payment.intent_ref or str(payment_id)
                     await self._wallets.book_card_payment(charge, driver_id, ref)
                 status, paid_by = ChargeStatus.PAID, "card"
-            elif _status(payment) == "partially_captured" and self._wallets is not None:
+            elif payment.status is PaymentStatus.PARTIALLY_CAPTURED and self._wallets is not None:
                 # the hold was captured, the rest was declined: what came in is booked as card
                 # money, the rest as owed (one ledger transaction each, idempotent by key)
-                captured = getattr(payment, "captured", ZERO)
-                ref = getattr(payment, "intent_ref", None) or str(payment_id)
+                captured = payment.captured
+                ref = payment.intent_ref or str(payment_id)
                 await self._wallets.book_receivable(charge, driver_id)
                 await self._wallets.settle_receivable(
-                    driver_id, captured, key=f"session:{session.id}:card-part", source="card",
+                    driver_id,
+                    captured,
+                    key=f"session:{session.id}:card-part",
+                    source="card",
                     reference=ref,
                 )
-                error = f"only {captured} was captured: {getattr(payment, 'error', None)}"
+                error = f"only {captured} was captured: {payment.error}"
                 status = ChargeStatus.UNPAID
             else:
-                error = f"card capture: {getattr(payment, 'error', None) or _status(payment)}"
+                error = f"card capture: {payment.error or payment.status.value}"
                 if self._wallets is not None:
                     await self._wallets.book_receivable(charge, driver_id)
                 status = ChargeStatus.UNPAID
@@ -605,13 +590,13 @@ class Billing:
             buyer, language = await self.buyer(driver_id)
             invoice = await self._invoicing.receipt_for_session(
                 charge,
-                self._facts(session),
+                _facts(session),
                 driver_id=driver_id,
                 buyer=buyer,
                 language=language,
                 paid_by=paid_by,
             )
-            invoice_id = getattr(invoice, "id", None)
+            invoice_id = invoice.id
         settled = replace(
             stored,
             status=status,
@@ -674,7 +659,7 @@ class Billing:
             sessions = []
             for stored in charges:
                 session = await self._charging.session(stored.session_id)
-                sessions.append((stored.charge, self._facts(session)))
+                sessions.append((stored.charge, _facts(session)))
             buyer, language = await self.buyer(driver_id)
             invoice = await self._invoicing.monthly_invoice(
                 driver_id=driver_id,
@@ -747,12 +732,12 @@ class Billing:
                 description=f"evcms plan {plan.name}",
                 metadata={"subscription_id": subscription.id},
             )
-            if _status(payment) not in _CAPTURED:
+            if payment.status not in _CAPTURED:
                 return FeeOutcome(
                     False,
-                    error=f"the card payment failed: {getattr(payment, 'error', None) or _status(payment)}",
+                    error=f"the card payment failed: {payment.error or payment.status.value}",
                 )
-            reference = getattr(payment, "intent_ref", None) or getattr(payment, "id", key)
+            reference = payment.intent_ref or payment.id
             await self._wallets.book_fee(
                 driver_id,
                 key=key,
@@ -817,7 +802,7 @@ class Billing:
 
     # -- money in ----------------------------------------------------------------------------
 
-    async def card_top_up(self, driver_id: str, amount: Decimal, *, key: str) -> Any:
+    async def card_top_up(self, driver_id: str, amount: Decimal, *, key: str) -> Payment:
         """A driver tops up the wallet with the card on file. The wallet is credited when the
         payment succeeds (at once, or from the provider's webhook: whichever comes first)."""
         if self._cards is None or self._wallets is None:
@@ -835,32 +820,33 @@ class Billing:
             amount=amount,
             description="evcms wallet top-up",
         )
-        if _status(payment) in _CAPTURED:
-            await self.payment_succeeded(payment)
-        elif _status(payment) in {"declined", "failed"}:
+        # A payment that went through has credited the wallet already: CardPayments calls
+        # on_succeeded (payment_succeeded below) when a payment first becomes paid.
+        if payment.status in {PaymentStatus.DECLINED, PaymentStatus.FAILED}:
             raise ServiceError(
-                f"the card payment failed: {getattr(payment, 'error', None) or _status(payment)}",
+                f"the card payment failed: {payment.error or payment.status.value}",
                 402,
             )
         return payment
 
-    async def payment_succeeded(self, payment: Any) -> None:
+    async def payment_succeeded(self, payment: Payment) -> None:
         """``CardPayments.on_succeeded``: book money that arrived (idempotent by payment id)."""
         if self._wallets is None:
             return
-        if getattr(payment, "purpose", None) == "top_up":
+        if payment.purpose == "top_up":
             await self._wallets.top_up(
                 payment.driver_id,
                 payment.captured or payment.authorized,
                 key=f"top_up:payment:{payment.id}",
                 source="card",
-                reference=getattr(payment, "intent_ref", None),
+                reference=payment.intent_ref,
             )
 
 
-def _facts(session: ChargingSession) -> SessionFactsOf:
+def _facts(session: ChargingSession) -> SessionFacts:
+    """What a receipt or an invoice says about a session besides its price."""
     state = session.state
-    return SessionFactsOf(
+    return SessionFacts(
         station_id=str(session.station_id),
         started_at=state.started_at or session.created_at,
         ended_at=state.ended_at,

@@ -120,7 +120,7 @@ class Invoicing:
             language=language,
             currency=charge.currency,
             buyer=buyer,
-            lines=session_lines(charge, _facts(facts)),
+            lines=session_lines(charge, facts),
             payment_status=PaymentStatus.PAID,
             driver_id=driver_id,
             paid_by=paid_by,
@@ -203,7 +203,7 @@ class Invoicing:
                 f"one invoice has one currency; these sessions are in {', '.join(sorted(currencies))}",
                 422,
             )
-        lines = monthly_lines([(c, _facts(f)) for c, f in sessions], fees)
+        lines = monthly_lines(list(sessions), fees)
         if not lines:
             return None
         draft = self._draft(
@@ -328,15 +328,4 @@ def _check_paid_by(paid_by: str) -> None:
         raise ServiceError(f"paid_by must be one of {', '.join(PAID_BY)}", 422)
 
 
-def _facts(facts: object) -> SessionFacts:
-    """The caller's session facts as ours (billing passes a look-alike dataclass)."""
-    if isinstance(facts, SessionFacts):
-        return facts
-    return SessionFacts(
-        station_id=str(facts.station_id),  # type: ignore[attr-defined]
-        started_at=facts.started_at,  # type: ignore[attr-defined]
-        ended_at=facts.ended_at,  # type: ignore[attr-defined]
-        energy_wh=Decimal(facts.energy_wh),  # type: ignore[attr-defined]
-        connector=getattr(facts, "connector", None),
-    )
 

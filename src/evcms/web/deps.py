@@ -9,16 +9,21 @@ from typing import Any
 from fastapi import Request
 
 from evcms.services.access import AccessControl
+from evcms.services.billing import Billing
 from evcms.services.charging import Charging
 from evcms.services.drivers import DriverAccounts
+from evcms.services.invoicing import Invoicing
 from evcms.services.local_lists import LocalLists
 from evcms.services.network import NetworkAdmin
+from evcms.services.payments import CardPayments
 from evcms.services.ports import Clock, EventBus, MessageLog
 from evcms.services.pricing import Pricing
 from evcms.services.remote_operations import RemoteOperations
 from evcms.services.reservations import Reservations
+from evcms.services.subscriptions import Subscriptions
 from evcms.services.tariffs import TariffAdmin
 from evcms.services.tokens import TokenAdmin
+from evcms.services.wallets import Wallets
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +56,11 @@ class WebDeps:
     # the price of sessions (/sessions/{id}/price); None: 503
     pricing: Pricing | None = None
     # billing (filled by bootstrap; None: those endpoints answer 503)
-    billing: Any = None  # services.billing.Billing: session charges, billing profiles
-    wallets: Any = None  # services.wallets.Wallets: /wallets, /me/wallet
-    invoicing: Any = None  # services.invoicing.Invoicing: /invoices, /me/invoices
-    payments: Any = None  # services.payments.CardPayments: /me/payment-methods, webhooks
-    subscriptions: Any = None  # services.subscriptions.Subscriptions: /plans, /me/subscription
+    billing: Billing | None = None  # session charges, billing profiles, card top-ups
+    wallets: Wallets | None = None  # /wallets, /me/wallet, /ledger
+    invoicing: Invoicing | None = None  # /invoices, /me/invoices
+    payments: CardPayments | None = None  # /me/payment-methods, /payments, webhooks
+    subscriptions: Subscriptions | None = None  # /plans, /subscriptions, /me/subscription
 
 
 def web_deps(request: Request) -> WebDeps:

@@ -16,8 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from evcms.domain.billing import Party, from_minor, to_minor
 from evcms.domain.invoices import Invoice, InvoiceKind, InvoiceLine, SessionFacts, TaxTotal
 from evcms.services.invoicing import MAX_PAGE, REASON_MAX_LENGTH, Invoicing
-from evcms.services.ports import ServiceError
-from evcms.web.auth import NetworkManager, Reader
+from evcms.web.auth import BillingManager, Reader
 from evcms.web.deps import WebDeps, web_deps
 from evcms.web.driver_auth import CurrentDriver
 from evcms.web.schemas import ErrorOut
@@ -229,9 +228,6 @@ class CreditNoteIn(BaseModel):
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def _failed(exc: ServiceError) -> HTTPException:
-    return HTTPException(exc.status, str(exc))
-
 
 def _pdf_response(invoice_number: str, body: bytes) -> Response:
     return Response(
@@ -242,11 +238,8 @@ def _pdf_response(invoice_number: str, body: bytes) -> Response:
 
 
 async def _pdf(invoicing: Invoicing, invoice_id: str, driver_id: str | None) -> Response:
-    try:
-        invoice = await invoicing.get(invoice_id, driver_id=driver_id)
-        body = await invoicing.pdf(invoice_id, driver_id=driver_id)
-    except ServiceError as exc:
-        raise _failed(exc) from exc
+    invoice = await invoicing.get(invoice_id, driver_id=driver_id)
+    body = await invoicing.pdf(invoice_id, driver_id=driver_id)
     return _pdf_response(invoice.number_text, body)
 
 
@@ -267,20 +260,14 @@ async def list_invoices(
     offset: _Offset = 0,
 ) -> InvoiceList:
     """Receipts, invoices and credit notes, newest first."""
-    try:
-        found = await invoicing.list(driver_id=driver_id, kind=kind, limit=limit, offset=offset)
-    except ServiceError as exc:
-        raise _failed(exc) from exc
+    found = await invoicing.list(driver_id=driver_id, kind=kind, limit=limit, offset=offset)
     return InvoiceList(invoices=[InvoiceOut.of(i) for i in found], limit=limit, offset=offset)
 
 
 @router.get("/{invoice_id}", responses=_NOT_FOUND)
 async def get_invoice(invoice_id: str, invoicing: InvoicingService, _: Reader) -> InvoiceOut:
     """One document with its lines and totals."""
-    try:
-        return InvoiceOut.of(await invoicing.get(invoice_id))
-    except ServiceError as exc:
-        raise _failed(exc) from exc
+    return InvoiceOut.of(await invoicing.get(invoice_id))
 
 
 @router.get("/{invoice_id}/pdf", responses=_PDF, response_class=Response)
@@ -298,14 +285,11 @@ async def invoice_pdf(invoice_id: str, invoicing: InvoicingService, _: Reader) -
     },
 )
 async def credit_invoice(
-    invoice_id: str, body: CreditNoteIn, invoicing: InvoicingService, _: NetworkManager
+    invoice_id: str, body: CreditNoteIn, invoicing: InvoicingService, _: BillingManager
 ) -> InvoiceOut:
     """Cancel a receipt or an invoice with a credit note (the whole document). Asking again
     returns the credit note already issued."""
-    try:
-        return InvoiceOut.of(await invoicing.credit_note(invoice_id, reason=body.reason))
-    except ServiceError as exc:
-        raise _failed(exc) from exc
+    return InvoiceOut.of(await invoicing.credit_note(invoice_id, reason=body.reason))
 
 
 # -- drivers ----------------------------------------------------------------------------------
@@ -320,12 +304,9 @@ async def my_invoices(
     offset: _Offset = 0,
 ) -> InvoiceList:
     """Your receipts, invoices and credit notes, newest first."""
-    try:
-        found = await invoicing.list(
-            driver_id=session.driver.id, kind=kind, limit=limit, offset=offset
-        )
-    except ServiceError as exc:
-        raise _failed(exc) from exc
+    found = await invoicing.list(
+        driver_id=session.driver.id, kind=kind, limit=limit, offset=offset
+    )
     return InvoiceList(invoices=[InvoiceOut.of(i) for i in found], limit=limit, offset=offset)
 
 
@@ -334,10 +315,7 @@ async def my_invoice(
     invoice_id: str, invoicing: InvoicingService, session: CurrentDriver
 ) -> InvoiceOut:
     """One of your documents."""
-    try:
-        return InvoiceOut.of(await invoicing.get(invoice_id, driver_id=session.driver.id))
-    except ServiceError as exc:
-        raise _failed(exc) from exc
+    return InvoiceOut.of(await invoicing.get(invoice_id, driver_id=session.driver.id))
 
 
 @me_router.get("/{invoice_id}/pdf", responses=_PDF, response_class=Response)

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response,
 from pydantic import BaseModel, ConfigDict, Field
 
 from evcms.services.payments import CardPayments, Payment, PaymentMethod
-from evcms.services.ports import ServiceError
 from evcms.web.auth import Reader
 from evcms.web.deps import WebDeps, web_deps
 from evcms.web.driver_auth import CurrentDriver
@@ -121,9 +120,6 @@ class PaymentList(BaseModel):
     payments: list[PaymentOut]
 
 
-def _http(exc: ServiceError) -> HTTPException:
-    return HTTPException(exc.status, str(exc))
-
 
 # -- drivers: their cards ------------------------------------------------------------------
 
@@ -140,12 +136,9 @@ async def add_payment_method(
     body: PaymentMethodIn, payments: Payments, session: CurrentDriver
 ) -> PaymentMethodOut:
     """Add a card (its Stripe PaymentMethod id). Your first card becomes the default."""
-    try:
-        method = await payments.add_method(
-            session.driver.id, email=session.driver.email, method_ref=body.payment_method
-        )
-    except ServiceError as exc:
-        raise _http(exc) from exc
+    method = await payments.add_method(
+        session.driver.id, email=session.driver.email, method_ref=body.payment_method
+    )
     return PaymentMethodOut.of(method)
 
 
@@ -154,10 +147,7 @@ async def set_default_payment_method(
     method_id: str, payments: Payments, session: CurrentDriver
 ) -> PaymentMethodOut:
     """Pay with this card from now on."""
-    try:
-        return PaymentMethodOut.of(await payments.set_default(session.driver.id, method_id))
-    except ServiceError as exc:
-        raise _http(exc) from exc
+    return PaymentMethodOut.of(await payments.set_default(session.driver.id, method_id))
 
 
 @me_router.delete("/{method_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS)
@@ -165,10 +155,7 @@ async def remove_payment_method(
     method_id: str, payments: Payments, session: CurrentDriver
 ) -> Response:
     """Remove a card; if it was the default, your newest other card becomes the default."""
-    try:
-        await payments.remove_method(session.driver.id, method_id)
-    except ServiceError as exc:
-        raise _http(exc) from exc
+    await payments.remove_method(session.driver.id, method_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -190,10 +177,7 @@ async def list_payments(
 
 @router.get("/{payment_id}", responses=_ERRORS)
 async def get_payment(payment_id: str, payments: Payments, _: Reader) -> PaymentOut:
-    try:
-        return PaymentOut.of(await payments.get(payment_id))
-    except ServiceError as exc:
-        raise _http(exc) from exc
+    return PaymentOut.of(await payments.get(payment_id))
 
 
 # -- Stripe's webhook ----------------------------------------------------------------------
@@ -213,8 +197,5 @@ async def stripe_webhook(request: Request, payments: Payments) -> WebhookOut:
     body = await request.body()
     if len(body) > _MAX_WEBHOOK:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "webhook body too large")
-    try:
-        result = await payments.handle_webhook(body, request.headers.get("stripe-signature"))
-    except ServiceError as exc:
-        raise _http(exc) from exc
+    result = await payments.handle_webhook(body, request.headers.get("stripe-signature"))
     return WebhookOut(result=result)

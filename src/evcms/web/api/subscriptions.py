@@ -17,9 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from evcms.domain.subscriptions import Plan, Subscription, SubscriptionStatus
 from evcms.domain.tariffs import round_money
-from evcms.services.ports import ServiceError
 from evcms.services.subscriptions import Subscriptions
-from evcms.web.auth import NetworkManager, Reader
+from evcms.web.auth import BillingManager, Reader
 from evcms.web.deps import WebDeps, web_deps
 from evcms.web.driver_auth import CurrentDriver
 from evcms.web.schemas import ErrorOut
@@ -192,9 +191,6 @@ async def _mine(service: Subscriptions, subscription: Subscription) -> MySubscri
     )
 
 
-def _http(exc: ServiceError) -> HTTPException:
-    return HTTPException(exc.status, str(exc))
-
 
 # -- operators --------------------------------------------------------------------------------
 
@@ -210,39 +206,30 @@ async def list_plans(
 
 
 @router.post("/plans", status_code=status.HTTP_201_CREATED, responses=_ERRORS)
-async def add_plan(body: PlanIn, service: Service, _: NetworkManager) -> PlanOut:
+async def add_plan(body: PlanIn, service: Service, _: BillingManager) -> PlanOut:
     """A new plan drivers can subscribe to: a monthly fee, and included kWh and/or a discount
     (and/or a tariff of its own)."""
-    try:
-        plan = await service.add_plan(
-            name=body.name,
-            currency=body.currency,
-            monthly_fee=body.monthly_fee,
-            fee_vat_percent=body.fee_vat_percent,
-            included_kwh=body.included_kwh,
-            discount_percent=body.discount_percent,
-            tariff_id=body.tariff_id,
-        )
-    except ServiceError as exc:
-        raise _http(exc) from exc
+    plan = await service.add_plan(
+        name=body.name,
+        currency=body.currency,
+        monthly_fee=body.monthly_fee,
+        fee_vat_percent=body.fee_vat_percent,
+        included_kwh=body.included_kwh,
+        discount_percent=body.discount_percent,
+        tariff_id=body.tariff_id,
+    )
     return PlanOut.of(plan)
 
 
 @router.get("/plans/{plan_id}", responses=_ERRORS)
 async def get_plan(plan_id: str, service: Service, _: Reader) -> PlanOut:
-    try:
-        return PlanOut.of(await service.plan(plan_id))
-    except ServiceError as exc:
-        raise _http(exc) from exc
+    return PlanOut.of(await service.plan(plan_id))
 
 
 @router.delete("/plans/{plan_id}", responses=_ERRORS)
-async def retire_plan(plan_id: str, service: Service, _: NetworkManager) -> PlanOut:
+async def retire_plan(plan_id: str, service: Service, _: BillingManager) -> PlanOut:
     """Retire a plan: it takes no new subscriptions; the existing ones run on and renew."""
-    try:
-        return PlanOut.of(await service.retire_plan(plan_id))
-    except ServiceError as exc:
-        raise _http(exc) from exc
+    return PlanOut.of(await service.retire_plan(plan_id))
 
 
 @router.get("/subscriptions")
@@ -275,10 +262,7 @@ async def my_subscription(service: Service, session: CurrentDriver) -> MySubscri
             "you have no subscription; choose a plan from GET /api/v1/me/plans and subscribe"
             " with POST /api/v1/me/subscription",
         )
-    try:
-        return await _mine(service, current)
-    except ServiceError as exc:
-        raise _http(exc) from exc
+    return await _mine(service, current)
 
 
 @me_router.post(
@@ -288,19 +272,13 @@ async def subscribe(
     body: SubscribeIn, service: Service, session: CurrentDriver
 ) -> MySubscriptionOut:
     """Subscribe to a plan: the first month's fee is taken now and the month starts."""
-    try:
-        created = await service.subscribe(session.driver.id, body.plan_id)
-        return await _mine(service, created)
-    except ServiceError as exc:
-        raise _http(exc) from exc
+    created = await service.subscribe(session.driver.id, body.plan_id)
+    return await _mine(service, created)
 
 
 @me_router.delete("/subscription", responses=_ERRORS)
 async def cancel(service: Service, session: CurrentDriver) -> MySubscriptionOut:
     """Cancel at the end of the period: the benefits run until then and nothing more is
     charged. (A past-due subscription ends now.)"""
-    try:
-        cancelled = await service.cancel(session.driver.id)
-        return await _mine(service, cancelled)
-    except ServiceError as exc:
-        raise _http(exc) from exc
+    cancelled = await service.cancel(session.driver.id)
+    return await _mine(service, cancelled)
