@@ -434,7 +434,10 @@ class Billing:
         """Bus subscriber: settle ended sessions; pre-authorise cards after the start answer
         under the ``stop`` decline policy."""
         if isinstance(event, SessionEnded):
-            self._spawn(self._settle_logged(event.session.id))
+            # Awaited, not spawned: the bus runs this subscriber's events one by one, so a burst
+            # of ended sessions is settled in turn instead of all at once against the station
+            # traffic (the sweeper catches anything the bounded queue dropped).
+            await self._settle_logged(event.session)
         elif isinstance(event, SessionStarted) and self.policy.decline is DeclinePolicy.STOP:
             self._spawn(self._preauthorize_after_start(event.session))
 
@@ -443,11 +446,11 @@ class Billing:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _settle_logged(self, session_id: int) -> None:
+    async def _settle_logged(self, session: ChargingSession) -> None:
         try:
-            await self.settle(session_id)
+            await self.settle(session.id, ended=session)
         except Exception:
-            log.exception("settling session %s failed; the sweeper retries", session_id)
+            log.exception("settling session %s failed; the sweeper retries", session.id)
 
     async def _preauthorize_after_start(self, session: ChargingSession) -> None:
         try:
@@ -481,21 +484,28 @@ class Billing:
 
     # -- settling ---------------------------------------------------------------------------
 
-    async def settle(self, session_id: int) -> StoredCharge:
-        """Fix the price of an ended session and settle it (idempotent; see the module doc)."""
+    async def settle(
+        self, session_id: int, *, ended: ChargingSession | None = None
+    ) -> StoredCharge:
+        """Fix the price of an ended session and settle it (idempotent; see the module doc).
+        ``ended``: the session as it ended, when the caller has it (no need to read it again)."""
         async with self._locks[session_id % len(self._locks)]:
-            return await self._settle(session_id)
+            return await self._settle(session_id, ended)
 
-    async def _settle(self, session_id: int) -> StoredCharge:
+    async def _settle(self, session_id: int, ended: ChargingSession | None) -> StoredCharge:
         stored = await self._repo.charge(session_id)
         if stored is not None and stored.status in SETTLED:
             return stored
-        session = await self._charging.session(session_id)
+        session = ended
+        if session is None or session.state.status is not SessionStatus.ENDED:
+            session = await self._charging.session(session_id)
         if session.state.status is not SessionStatus.ENDED:
             raise ServiceError(f"session {session_id} is still charging", 409)
         if stored is None:
             stored = await self._price(session)
-            await self._repo.save_charge(stored)  # the price is fixed before any money moves
+            if stored.driver_id is not None and stored.charge.total_incl_vat != 0:
+                # money will move: the price is fixed (stored) before it does
+                await self._repo.save_charge(stored)
         return await self._collect(session, stored)
 
     async def _price(self, session: ChargingSession) -> StoredCharge:
@@ -506,9 +516,9 @@ class Billing:
             active = await self._plans.active(session.driver_id, began)
             if active is not None:
                 plan_tariff = active[1].tariff_id
-        priced = await self._pricing.session_price(session.id, tariff_id=plan_tariff)
+        priced = await self._pricing.price_session(session, tariff_id=plan_tariff)
         if priced is None and plan_tariff is not None:  # the plan's tariff is gone: the station's
-            priced = await self._pricing.session_price(session.id)
+            priced = await self._pricing.price_session(session)
         energy = session.state.energy_wh
         if priced is None:
             charge = free_charge(session.id, self.policy.currency, energy_wh=energy)

@@ -465,6 +465,10 @@ class Charging:
         await self._require(session_id, driver_id)
         return await self._sessions.events(session_id)
 
+    async def session_events(self, session: ChargingSession) -> list[SessionEvent]:
+        """The stored events of a session the caller has read (and checked) already."""
+        return await self._sessions.events(session.id)
+
     async def list(
         self, filter: SessionFilter, *, limit: int = 100, before_id: int | None = None
     ) -> list[ChargingSession]:

@@ -25,8 +25,8 @@ from evcms.services.ports import Clock
 
 log = logging.getLogger(__name__)
 
-# () -> the price of a session incl. VAT, or None when no tariff applies
-PriceOf = Callable[[int], Awaitable[Decimal | None]]
+# session -> its price incl. VAT so far, or None when no tariff applies
+PriceOf = Callable[[ChargingSession], Awaitable[Decimal | None]]
 
 
 @dataclass(slots=True)
@@ -53,7 +53,7 @@ class LiveCost:
         ):
             if len(self._cache) > 100_000:  # sessions that ended without an Ended answer here
                 self._cache.clear()
-            task = asyncio.get_running_loop().create_task(self._update(session.id))
+            task = asyncio.get_running_loop().create_task(self._update(session))
             self._refreshing[session.id] = task
         return None if cached is None else cached.total
 
@@ -61,14 +61,15 @@ class LiveCost:
         """The session's price now that it ended (and forget its running cost)."""
         self._cache.pop(session.id, None)
         try:
-            return await self._price_of(session.id)
+            return await self._price_of(session)
         except Exception:
             log.exception("pricing ended session %s failed", session.id)
             return None
 
-    async def _update(self, session_id: int) -> None:
+    async def _update(self, session: ChargingSession) -> None:
+        session_id = session.id
         try:
-            total = await self._price_of(session_id)
+            total = await self._price_of(session)
             self._cache[session_id] = _Cached(total, self._clock.now())
         except Exception:
             log.exception("pricing session %s failed", session_id)

@@ -40,6 +40,12 @@ class Pricing:
         """None when no tariff applies to the session's station (or it never started).
         ``tariff_id``: price with that tariff instead of the station's (a subscription plan's)."""
         session = await self._charging.session(session_id, driver_id=driver_id)
+        return await self.price_session(session, tariff_id=tariff_id)
+
+    async def price_session(
+        self, session: ChargingSession, *, tariff_id: str | None = None
+    ) -> SessionPrice | None:
+        """:meth:`session_price` of a session the caller has read already."""
         state = session.state
         if state.started_at is None:
             return None
@@ -49,7 +55,7 @@ class Pricing:
         stored = await self._tariffs.tariff_in_force(session.station_id, began, tariff_id=tariff_id)
         if stored is None:
             return None
-        events = await self._charging.events_of(session_id, driver_id=driver_id)
+        events = await self._charging.session_events(session)
         power_at: dict[datetime, Decimal] = {}
         registers: list[tuple[datetime, Decimal]] = []
         for event in events:
@@ -77,7 +83,7 @@ class Pricing:
         breakdown = price(stored.tariff(), periods)
         return SessionPrice(session, stored, breakdown, final=state.status is SessionStatus.ENDED)
 
-    async def total_incl_vat(self, session_id: int) -> Decimal | None:
+    async def total_incl_vat(self, session: ChargingSession) -> Decimal | None:
         """The session's price including VAT so far (what a 2.0.1 station shows as totalCost)."""
-        found = await self.session_price(session_id)
+        found = await self.price_session(session)
         return None if found is None else found.breakdown.total_incl_vat
