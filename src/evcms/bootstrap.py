@@ -113,6 +113,7 @@ class Evcms:
     invoicing: Invoicing
     payments: CardPayments | None
     subscriptions: Subscriptions
+    # -- issue 5: node fields --
     http_port: int = 0
     demo_admin_key: str | None = None
     _closers: list[Any] = field(default_factory=list)
@@ -271,6 +272,9 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
         mailer = _mailer(settings, outbox, clock)
         closers.append(mailer.close)  # before the writer closes: delivery records go through it
         operations = RemoteOperations(commands=registry)
+        # -- issue 5: operations --
+        # -- issue 5: alerts --
+        # -- issue 5: maintenance --
 
         lag = LoopLagMonitor()
         lag.start()
@@ -351,6 +355,7 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
                 invoicing=money.invoicing,
                 payments=money.payments,
                 subscriptions=money.subscriptions,
+                # -- issue 5: web deps --
             )
         )
         http = _EmbeddedUvicorn(
@@ -386,6 +391,7 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
             (6 * 3600, money.billing.invoice_last_month, "monthly invoices"),
         ):
             node._tasks.append(asyncio.get_running_loop().create_task(_every(seconds, chore, what)))
+        # -- issue 5: chores --
         while not http.started:
             if http_task.done():
                 await http_task

@@ -137,6 +137,12 @@ class Settings(BaseSettings):
         description="A TrueType font with Latin and Cyrillic for invoice PDFs (default: DejaVu Sans from the system)",
     )
 
+    # -- issue 5: operations (remote operations, configuration) --
+
+    # -- issue 5: alerts (alert rules, webhooks, alert e-mail) --
+
+    # -- issue 5: maintenance (diagnostics uploads, firmware files and rollouts) --
+
     def display_host(self) -> str:
         if self.public_host:
             return self.public_host

@@ -29,6 +29,8 @@ class GatewayServices:
     lifecycle: StationLifecycle
     charging: Charging
     live_cost: LiveCost | None = None  # 2.0.1/2.1 totalCost in TransactionEvent answers
+    # -- issue 5: operations --
+    # -- issue 5: maintenance --
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def after_answer(self, work: Coroutine[Any, Any, Any], what: str) -> None:

@@ -69,4 +69,6 @@ ROUTES: RouteTable = {
     "StartTransaction": v16_sessions.start_transaction,
     "MeterValues": v16_sessions.meter_values,
     "StopTransaction": v16_sessions.stop_transaction,
+    # -- issue 5: operations --
+    # -- issue 5: maintenance --
 }

@@ -71,4 +71,6 @@ ROUTES: RouteTable = {
     "TransactionEvent": v201_sessions.transaction_event,
     "MeterValues": v201_sessions.meter_values,
     "ReservationStatusUpdate": reservation_status_update,
+    # -- issue 5: operations --
+    # -- issue 5: maintenance --
 }

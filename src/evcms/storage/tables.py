@@ -613,3 +613,12 @@ subscription_usage = Table(
     Column("included_wh", ExactDecimal(), nullable=False),
     Column("at", UTCDateTime(), nullable=False),
 )
+
+
+# -- issue 5: operations (migration 0006) -------------------------------------------------
+
+
+# -- issue 5: alerts (migration 0007) -----------------------------------------------------
+
+
+# -- issue 5: maintenance (migration 0008) ------------------------------------------------

@@ -82,6 +82,7 @@ def create_app(deps: WebDeps) -> FastAPI:
     for billing_module in (billing, wallets, invoices, payments, subscriptions):
         api.include_router(billing_module.router)
     api.include_router(events_stream.router)
+    # -- issue 5: routers --
     app.include_router(api)
     app.include_router(drivers.router, prefix=API_PREFIX)  # its own driver/operator auth
     app.include_router(tokens.me_router, prefix=API_PREFIX)  # driver tokens (drv_...)

@@ -61,6 +61,9 @@ class WebDeps:
     invoicing: Invoicing | None = None  # /invoices, /me/invoices
     payments: CardPayments | None = None  # /me/payment-methods, /payments, webhooks
     subscriptions: Subscriptions | None = None  # /plans, /subscriptions, /me/subscription
+    # -- issue 5: operations --
+    # -- issue 5: alerts --
+    # -- issue 5: maintenance --
 
 
 def web_deps(request: Request) -> WebDeps:

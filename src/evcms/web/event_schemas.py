@@ -12,8 +12,15 @@ from typing import Any
 
 from evcms.domain.charging_sessions import ChargingSession
 from evcms.domain.events import (
+    AlertChanged,
     ConnectorStatusChanged,
+    DeviceEventReported,
+    DiagnosticsStatusChanged,
     Event,
+    FirmwareStatusChanged,
+    MeterSampled,
+    OperationFinished,
+    SecurityEventReported,
     SessionEnded,
     SessionStarted,
     SessionUpdated,
@@ -31,6 +38,13 @@ CONNECTOR_STATUS = "connector.status"
 SESSION_STARTED = "session.started"
 SESSION_UPDATED = "session.updated"
 SESSION_ENDED = "session.ended"
+METER_SAMPLE = "meter.sample"
+OPERATION_FINISHED = "operation.finished"
+ALERT = "alert"
+SECURITY_EVENT = "station.security_event"
+DEVICE_EVENT = "station.device_event"
+FIRMWARE_STATUS = "firmware.status"
+DIAGNOSTICS_STATUS = "diagnostics.status"
 
 EVENT_TYPES: tuple[str, ...] = (
     STATION_CONNECTED,
@@ -40,6 +54,13 @@ EVENT_TYPES: tuple[str, ...] = (
     SESSION_STARTED,
     SESSION_UPDATED,
     SESSION_ENDED,
+    METER_SAMPLE,
+    OPERATION_FINISHED,
+    ALERT,
+    SECURITY_EVENT,
+    DEVICE_EVENT,
+    FIRMWARE_STATUS,
+    DIAGNOSTICS_STATUS,
 )
 
 _TYPE_OF: dict[type[Any], str] = {
@@ -50,6 +71,13 @@ _TYPE_OF: dict[type[Any], str] = {
     SessionStarted: SESSION_STARTED,
     SessionUpdated: SESSION_UPDATED,
     SessionEnded: SESSION_ENDED,
+    MeterSampled: METER_SAMPLE,
+    OperationFinished: OPERATION_FINISHED,
+    AlertChanged: ALERT,
+    SecurityEventReported: SECURITY_EVENT,
+    DeviceEventReported: DEVICE_EVENT,
+    FirmwareStatusChanged: FIRMWARE_STATUS,
+    DiagnosticsStatusChanged: DIAGNOSTICS_STATUS,
 }
 
 
@@ -99,6 +127,24 @@ def _session(session: ChargingSession) -> dict[str, Any]:
     }
 
 
+def _plain(
+    event: OperationFinished
+    | AlertChanged
+    | SecurityEventReported
+    | DeviceEventReported
+    | FirmwareStatusChanged
+    | DiagnosticsStatusChanged,
+) -> dict[str, Any]:
+    """Events of plain fields: each field as is, times in UTC text, without the station id."""
+    fields: dict[str, Any] = {}
+    for name in type(event).__slots__:
+        if name == "station_id":
+            continue
+        value = getattr(event, name)
+        fields[name] = utc_text(value) if isinstance(value, datetime) else value
+    return fields
+
+
 def event_json(event: Event) -> dict[str, Any]:
     """The JSON object of ``event`` (see the module docstring)."""
     fields: dict[str, Any]
@@ -128,6 +174,19 @@ def event_json(event: Event) -> dict[str, Any]:
             "vendor_id": state.vendor_id,
             "vendor_error_code": state.vendor_error_code,
         }
-    else:
+    elif isinstance(event, SessionStarted | SessionUpdated | SessionEnded):
         fields = _session(event.session)
+    elif isinstance(event, MeterSampled):
+        fields = {
+            "at": utc_text(event.at),
+            "session_id": event.session_id,
+            "transaction_id": event.transaction_id,
+            "evse_id": event.evse_id,
+            "connector_id": event.connector_id,
+            "power_w": decimal_text(event.power_w),
+            "energy_wh": decimal_text(event.energy_wh),
+            "soc_percent": decimal_text(event.soc_percent),
+        }
+    else:
+        fields = _plain(event)
     return {"type": event_type(event), "station_id": station_of(event), **fields}
