@@ -23,6 +23,7 @@ from pydantic import SecretStr
 from evcms.documents.invoice_pdf import InvoicePdfRenderer
 from evcms.domain.access import Role
 from evcms.domain.billing import Party, PaymentMode
+from evcms.domain.events import SessionEnded, SessionStarted, StationBooted
 from evcms.domain.ids import SiteId, StationId
 from evcms.domain.stations import Site
 from evcms.mail import OutboxMailer, SmtpConfig, SmtpMailer
@@ -220,7 +221,8 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
         closers.append(money.billing.close)
         closers.extend(money.closers)
         charging.payment_gate = money.billing.admission()
-        bus.subscribe(money.billing.on_event)  # an ended session is settled
+        # an ended session is settled (a started one pre-authorised, under the stop policy)
+        bus.subscribe(money.billing.on_event, types=(SessionEnded, SessionStarted))
         live_cost = LiveCost(price_of=pricing.total_incl_vat, clock=clock)
         closers.append(live_cost.close)
         gateway_services = GatewayServices(
@@ -261,7 +263,8 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
             policy=LocalListPolicy(),
         )
         closers.append(local_lists.close)  # runs before the writer closes
-        bus.subscribe(local_lists.on_event)  # an accepted boot syncs a list that is not in step
+        # an accepted boot syncs a list that is not in step
+        bus.subscribe(local_lists.on_event, types=(StationBooted,))
         token_admin = TokenAdmin(
             tokens=tokens,
             clock=clock,
@@ -801,5 +804,5 @@ class _NullBus:
     def publish(self, event: Any) -> None:
         pass
 
-    def subscribe(self, handler: Any) -> Any:
+    def subscribe(self, handler: Any, *, types: Any = None) -> Any:
         return lambda: None

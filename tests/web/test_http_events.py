@@ -150,8 +150,10 @@ class CountingBus:
     def publish(self, event: Event) -> None:
         self.bus.publish(event)
 
-    def subscribe(self, handler: Callable[[Event], Awaitable[None] | None]) -> Callable[[], None]:
-        unsubscribe = self.bus.subscribe(handler)
+    def subscribe(
+        self, handler: Callable[[Event], Awaitable[None] | None], *, types: Any = None
+    ) -> Callable[[], None]:
+        unsubscribe = self.bus.subscribe(handler, types=types)
         self.subscribers += 1
 
         def once() -> None:

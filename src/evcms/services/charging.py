@@ -24,7 +24,7 @@ from evcms.domain.charging_sessions import (
     SessionStatus,
     apply_or_refold,
 )
-from evcms.domain.events import SessionEnded, SessionStarted, SessionUpdated
+from evcms.domain.events import MeterSampled, SessionEnded, SessionStarted, SessionUpdated
 from evcms.domain.ids import StationId
 from evcms.domain.stations import ConnectorStatus
 from evcms.domain.tokens import (
@@ -316,6 +316,22 @@ class Charging:
         updated = replace(session, state=state, updated_at=now, driver_id=driver_id)
         self._remember(updated)
         self._publish(updated, created, session.state.status)
+        if event.samples and state.last_sample_at is not None:
+            self._events.publish(
+                MeterSampled(
+                    station_id=station_id,
+                    session_id=updated.id,
+                    transaction_id=updated.transaction_id,
+                    evse_id=state.evse_id if state.evse_id is not None else updated.evse_id,
+                    connector_id=(
+                        state.connector_id if state.connector_id is not None else updated.connector_id
+                    ),
+                    at=state.last_sample_at,
+                    power_w=state.power_w,
+                    energy_wh=state.energy_wh,
+                    soc_percent=state.soc_percent,
+                )
+            )
         return Recorded(updated, authorization, duplicate=False)
 
     def _remember(self, session: ChargingSession | None) -> None:
@@ -363,6 +379,10 @@ class Charging:
         """2.0.1 / 2.1 ReservationStatusUpdate (Expired, Removed): handed to the reservations."""
         if self._reservations is not None:
             await self._reservations.station_reported(station_id, reservation_id, update)
+
+    async def running(self, station_id: StationId | None = None) -> list[ChargingSession]:
+        """Active sessions (of one station, or all), with their latest figures."""
+        return await self._sessions.active(station_id=station_id)
 
     async def find(self, station_id: StationId, transaction_id: str) -> ChargingSession | None:
         cached = self._active.get((station_id, transaction_id))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import builtins
 import enum
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -142,7 +142,12 @@ class ApiKeyRepository(Protocol):
 class EventBus(Protocol):
     def publish(self, event: Event) -> None: ...  # never blocks
 
-    def subscribe(self, handler: Callable[[Event], Awaitable[None] | None]) -> Callable[[], None]: ...
+    def subscribe(
+        self,
+        handler: Callable[[Event], Awaitable[None] | None],
+        *,
+        types: Iterable[type[Any]] | None = None,  # only these event classes (None: all)
+    ) -> Callable[[], None]: ...
 
 
 class CommandOutcome(enum.StrEnum):

@@ -7,6 +7,7 @@ API. Session events carry the session's live figures: ``energy_wh``, ``power_w``
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -84,6 +85,12 @@ _TYPE_OF: dict[type[Any], str] = {
 def event_type(event: Event) -> str | None:
     """The stream's name for ``event``; None for an event the stream does not publish."""
     return _TYPE_OF.get(type(event))
+
+
+def event_classes(types: Iterable[str]) -> list[type[Any]]:
+    """The event classes published under these stream type names."""
+    wanted = set(types)
+    return [cls for cls, name in _TYPE_OF.items() if name in wanted]
 
 
 def station_of(event: Event) -> StationId:

@@ -23,7 +23,13 @@ from evcms.services.network import NetworkAdmin
 from evcms.services.ports import EventBus
 from evcms.web.auth import Reader
 from evcms.web.deps import WebDeps, web_deps
-from evcms.web.event_schemas import EVENT_TYPES, event_json, event_type, station_of
+from evcms.web.event_schemas import (
+    EVENT_TYPES,
+    event_classes,
+    event_json,
+    event_type,
+    station_of,
+)
 
 router = APIRouter(tags=["events"])
 
@@ -108,7 +114,9 @@ class EventStreamResponse(Response):
 
     media_type = MEDIA_TYPE
 
-    def __init__(self, bus: EventBus, stream: EventStream) -> None:
+    def __init__(
+        self, bus: EventBus, stream: EventStream, classes: frozenset[type[Any]] | None = None
+    ) -> None:
         super().__init__(
             status_code=status.HTTP_200_OK,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
@@ -118,9 +126,10 @@ class EventStreamResponse(Response):
         self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
         self._bus = bus
         self._stream = stream
+        self._classes = classes  # the event classes the client asked for (None: all)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        unsubscribe = self._bus.subscribe(self._stream.on_event)
+        unsubscribe = self._bus.subscribe(self._stream.on_event, types=self._classes)
         try:
             async with anyio.create_task_group() as group:
 
@@ -212,4 +221,5 @@ async def stream_events(
         stations=frozenset(StationId(s) for s in stations) or None,
         site=None if site_id is None else parse_site_id(site_id),
     )
-    return EventStreamResponse(deps.events, EventStream(wanted, size=BUFFER_SIZE))
+    classes = frozenset(event_classes(types)) if types else None
+    return EventStreamResponse(deps.events, EventStream(wanted, size=BUFFER_SIZE), classes)

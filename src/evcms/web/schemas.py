@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from evcms.domain.access import ApiKey, Role
+from evcms.domain.charging_sessions import ChargingSession
 from evcms.domain.ids import STATION_ID_MAX_LENGTH, parse_site_id, parse_station_id
 from evcms.domain.stations import (
     ConnectorState,
@@ -217,6 +218,41 @@ class PresenceOut(BaseModel):
         )
 
 
+class RunningSessionOut(BaseModel):
+    """The session running on a connector, with its latest meter figures."""
+
+    session_id: int
+    transaction_id: str
+    started_at: datetime | None
+    id_token: str | None
+    energy_wh: str = Field(description="Energy charged so far, Wh (decimal text)")
+    power_w: str | None = Field(description="Power at the latest sample, W (decimal text)")
+    soc_percent: str | None
+    last_sample_at: datetime | None
+
+    @classmethod
+    def of(cls, session: ChargingSession) -> RunningSessionOut:
+        state = session.state
+        return cls(
+            session_id=session.id,
+            transaction_id=session.transaction_id,
+            started_at=state.started_at,
+            id_token=state.id_token,
+            energy_wh=format(state.energy_wh, "f"),
+            power_w=None if state.power_w is None else format(state.power_w, "f"),
+            soc_percent=None if state.soc_percent is None else format(state.soc_percent, "f"),
+            last_sample_at=state.last_sample_at,
+        )
+
+
+def session_place(session: ChargingSession) -> tuple[int, int]:
+    """(evse, connector) a session runs on, as the station last said."""
+    state = session.state
+    evse = state.evse_id if state.evse_id is not None else session.evse_id
+    connector = state.connector_id if state.connector_id is not None else session.connector_id
+    return evse, connector
+
+
 class ConnectorOut(BaseModel):
     evse_id: int = Field(description="0: the station as a whole")
     connector_id: int
@@ -226,10 +262,14 @@ class ConnectorOut(BaseModel):
     vendor_id: str | None
     vendor_error_code: str | None
     updated_at: datetime
+    session: RunningSessionOut | None = Field(
+        None, description="The session running here: energy so far, current power, SoC"
+    )
 
     @classmethod
-    def of(cls, state: ConnectorState) -> ConnectorOut:
+    def of(cls, state: ConnectorState, session: ChargingSession | None = None) -> ConnectorOut:
         return cls(
+            session=None if session is None else RunningSessionOut.of(session),
             evse_id=state.evse_id,
             connector_id=state.connector_id,
             status=state.status,
@@ -264,12 +304,19 @@ class StationStateOut(StationOut):
     connectors: list[ConnectorOut]
 
     @classmethod
-    def of_view(cls, view: StationView) -> StationStateOut:
+    def of_view(
+        cls, view: StationView, running: list[ChargingSession] | None = None
+    ) -> StationStateOut:
+        """``running``: the station's active sessions, shown on their connectors."""
         connectors = sorted(view.connectors, key=lambda c: (c.evse_id, c.connector_id))
+        on: dict[tuple[int, int], ChargingSession] = {}
+        for session in running or []:
+            if session.station_id == view.station.id:
+                on[session_place(session)] = session
         return cls(
             **_station_fields(view.station),
             presence=PresenceOut.of(view.presence),
-            connectors=[ConnectorOut.of(c) for c in connectors],
+            connectors=[ConnectorOut.of(c, on.get((c.evse_id, c.connector_id))) for c in connectors],
         )
 
 

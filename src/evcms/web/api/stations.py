@@ -106,18 +106,25 @@ async def list_stations(
 ) -> list[StationStateOut]:
     """Every station with its live state (presence and connector statuses)."""
     stations = await deps.network.stations(SiteId(site_id) if site_id is not None else None)
+    running = await deps.charging.running() if deps.charging is not None else []
     found = []
     for station in stations:  # one after another: repositories need not allow concurrent use
         view = await deps.network.view(station.id)
         if view is not None:  # deleted meanwhile
-            found.append(StationStateOut.of_view(view))
+            found.append(StationStateOut.of_view(view, running))
     return sorted(found, key=lambda s: s.id)
 
 
 @router.get("/{station_id}")
 async def get_station(station_id: str, deps: Deps, _: Reader) -> StationStateOut:
-    """The station, what its BootNotification said, whether it is connected, its connectors."""
-    return StationStateOut.of_view(await _require_view(deps, station_id))
+    """The station, what its BootNotification said, whether it is connected (and its last
+    message), its connectors: status, error code, and the session running on each with its
+    energy so far and current power."""
+    view = await _require_view(deps, station_id)
+    running = (
+        await deps.charging.running(StationId(station_id)) if deps.charging is not None else []
+    )
+    return StationStateOut.of_view(view, running)
 
 
 @router.patch("/{station_id}")
