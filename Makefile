@@ -6,13 +6,19 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: setup run test lint bench clean
 
+VENDOR := src/evcms/web/static/vendor/uPlot.iife.min.js
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+# the console's browser libraries, from the npm registry (never committed)
+$(VENDOR): frontend/package.json frontend/package-lock.json
+	scripts/vendor-frontend
+
+setup: $(STAMP) $(VENDOR)
 
 run: setup
 	mkdir -p var

@@ -192,3 +192,30 @@ def test_billing_errors_are_one_line(tmp_path, args, needle):
     evcms(tmp_path, "db", "upgrade")
     evcms(tmp_path, "driver", "add", "dana@example.com")
     assert_one_line_error(evcms(tmp_path, *args), needle)
+
+
+def test_operator_accounts(tmp_path):
+    evcms(tmp_path, "db", "upgrade")
+    added = evcms(tmp_path, "user", "add", "Ops@Example.com", "--role", "technician", "--name", "Ops")
+    assert added.returncode == 0, added.stderr
+    assert "operator ops@example.com added with role technician" in added.stdout
+    assert "password: " in added.stdout  # generated, shown once
+    changed = evcms(tmp_path, "user", "set", "ops@example.com", "--role", "operator", "--disable")
+    assert changed.returncode == 0, changed.stderr
+    assert "role operator, disabled" in changed.stdout
+    listed = evcms(tmp_path, "user", "list")
+    assert "ops@example.com\toperator\tdisabled\tlast sign-in never\tOps" in listed.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("user", "add", "a@example.com", "--role", "king"), "unknown role"),
+        (("user", "add", "not-an-email", "--role", "viewer"), "e-mail"),
+        (("user", "add", "b@example.com", "--role", "viewer", "--password", "short"), "at least"),
+        (("user", "set", "nobody@example.com", "--role", "viewer"), "no operator account"),
+    ],
+)
+def test_operator_account_errors_are_one_line(tmp_path, args, needle):
+    evcms(tmp_path, "db", "upgrade")
+    assert_one_line_error(evcms(tmp_path, *args), needle)

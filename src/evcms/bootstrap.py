@@ -8,24 +8,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 import signal
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import uvicorn
 from pydantic import SecretStr
+from sqlalchemy.engine import make_url
 
 from evcms.documents.invoice_pdf import InvoicePdfRenderer
+from evcms.documents.site_report_pdf import SiteReportPdfRenderer
 from evcms.domain.access import Role
+from evcms.domain.alerts import Severity
 from evcms.domain.billing import Party, PaymentMode
-from evcms.domain.events import SessionEnded, SessionStarted, StationBooted
+from evcms.domain.events import AlertChanged, SessionEnded, SessionStarted, StationBooted
 from evcms.domain.ids import SiteId, StationId
 from evcms.domain.stations import Site
+from evcms.domain.webhooks import RetryPolicy
 from evcms.mail import OutboxMailer, SmtpConfig, SmtpMailer
 from evcms.messaging.bus import InProcessBus
 from evcms.observability import EvcmsCollector, LoopLagMonitor, prometheus_exposition
@@ -33,41 +39,59 @@ from evcms.ocpp import schemas as ocpp_schemas
 from evcms.passwords import generate_station_password, operator_hasher, station_hasher
 from evcms.payment_providers.stripe import StripeProvider
 from evcms.services.access import AccessControl
+from evcms.services.alert_mail import AlertMail, parse_recipients
+from evcms.services.alerts import ALERT_FACTS, Alerts
+from evcms.services.analytics import EVENT_TYPES as ANALYTICS_EVENTS
+from evcms.services.analytics import Analytics, AnalyticsPolicy
 from evcms.services.billing import Billing, BillingPolicy, DeclinePolicy
 from evcms.services.charging import Charging
 from evcms.services.clock import SystemClock
+from evcms.services.diagnostics import Diagnostics, DiagnosticsPolicy
 from evcms.services.drivers import DriverAccounts, DriverPolicy
+from evcms.services.firmware import Firmware, FirmwarePolicy
 from evcms.services.invoicing import Invoicing
 from evcms.services.live_cost import LiveCost
 from evcms.services.local_lists import LocalListPolicy, LocalLists
 from evcms.services.network import NetworkAdmin
+from evcms.services.operators import OperatorAccounts
 from evcms.services.payments import CardPayments
-from evcms.services.ports import AlreadyExists, NotFound
+from evcms.services.ports import AlreadyExists, NotFound, ServiceError
 from evcms.services.pricing import Pricing
-from evcms.services.remote_operations import RemoteOperations
+from evcms.services.remote_operations import AuditedCommands, RemoteOperations
 from evcms.services.reservations import Reservations
+from evcms.services.station_config import StationConfiguration
 from evcms.services.station_lifecycle import LifecyclePolicy, StationLifecycle
 from evcms.services.subscriptions import Subscriptions
 from evcms.services.tariffs import TariffAdmin
 from evcms.services.tokens import TokenAdmin
 from evcms.services.wallets import Wallets
+from evcms.services.webhooks import WebhookPolicy, Webhooks
 from evcms.settings import Settings
 from evcms.simulator.stripe_fake import StripeFake
 from evcms.station_gateway.local_list_commands import LocalListCommands
+from evcms.station_gateway.maintenance_commands import MaintenanceCommands
+from evcms.station_gateway.operation_commands import OperationCommands
 from evcms.station_gateway.registry import StationRegistry
 from evcms.station_gateway.reservation_commands import ReservationCommands
 from evcms.station_gateway.routes import GatewayServices
 from evcms.station_gateway.server import GatewayConfig, StationGateway
 from evcms.station_gateway.session_commands import SessionCommands
+from evcms.storage.alerts import SqlAlertRepository
+from evcms.storage.analytics import SqlAnalyticsRepository
 from evcms.storage.billing import SqlBillingRepository
 from evcms.storage.charging import SqlChargingSessionRepository, SqlTokenRepository
 from evcms.storage.database import create_engine
+from evcms.storage.diagnostics import SqlDiagnosticsRepository
 from evcms.storage.drivers import SqlDriverAuthTokenRepository, SqlDriverRepository, SqlOutbox
+from evcms.storage.files import LocalFileStore
+from evcms.storage.firmware import SqlFirmwareRepository
 from evcms.storage.invoices import SqlInvoiceRepository
 from evcms.storage.ledger import SqlLedgerRepository
 from evcms.storage.local_lists import SqlLocalListRepository
 from evcms.storage.message_log import SqlMessageLog
 from evcms.storage.migrate import check_at_head, upgrade
+from evcms.storage.operations import SqlOperationRepository
+from evcms.storage.operators import SqlOperatorSessionRepository, SqlOperatorUserRepository
 from evcms.storage.payments import SqlPaymentRepository
 from evcms.storage.repositories import (
     SqlApiKeyRepository,
@@ -75,19 +99,25 @@ from evcms.storage.repositories import (
     SqlStationRepository,
 )
 from evcms.storage.reservations import SqlReservationRepository
+from evcms.storage.station_config import SqlStationConfigRepository
 from evcms.storage.subscriptions import SqlSubscriptionRepository
 from evcms.storage.tariffs import SqlTariffRepository
+from evcms.storage.webhooks import SqlWebhookRepository
 from evcms.storage.writer import Writer
 from evcms.web.app import create_app
 from evcms.web.deps import WebDeps
+from evcms.web.event_schemas import EVENT_TYPES, event_json, event_type
+from evcms.webhook_sender import HttpxWebhookSender
 
 log = logging.getLogger(__name__)
 
 PRESENCE_FLUSH_SECONDS = 5.0
 RESERVATION_SWEEP_SECONDS = 10.0
 BILLING_SWEEP_SECONDS = 300.0  # ended sessions whose settlement was missed, renewals
+ROLLOUT_CHECK_SECONDS = 5.0  # firmware rollouts' waves and update timeouts (issue 5)
 DEMO_SITE = SiteId("demo")
 DEMO_CARDS = ("DEMO-CARD-1", "DEMO-CARD-2", "DEMO-CARD-3")
+DEMO_OPERATOR = "admin@demo.evcms.test"
 
 
 class _EmbeddedUvicorn(uvicorn.Server):
@@ -115,8 +145,12 @@ class Evcms:
     payments: CardPayments | None
     subscriptions: Subscriptions
     # -- issue 5: node fields --
+    alerts: Alerts | None = None
+    webhooks: Webhooks | None = None
+    operators: OperatorAccounts | None = None  # console sign-in (issue 6)
     http_port: int = 0
     demo_admin_key: str | None = None
+    demo_operator: tuple[str, str] | None = None  # (e-mail, password) of the demo console user
     _closers: list[Any] = field(default_factory=list)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _http: _EmbeddedUvicorn | None = None
@@ -190,6 +224,23 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
             ),
         )
         registry = StationRegistry()
+        station_config = StationConfiguration(
+            store=SqlStationConfigRepository(engine, writer, clock=clock), events=bus, clock=clock
+        )
+        operations = RemoteOperations(
+            commands=registry,
+            operations=SqlOperationRepository(engine, writer, clock=clock),
+            translator=OperationCommands(),
+            events=bus,
+            clock=clock,
+            configuration=station_config,
+            stations=stations,
+            bulk_concurrency=settings.bulk_operation_concurrency,
+        )
+        closers.append(operations.close)  # bulk operations stop before the writer closes
+        await operations.interrupted_at_start()
+        # the calls services send by themselves are audited like an operator's operations
+        audited = AuditedCommands(registry, operations)
         tokens = SqlTokenRepository(engine, writer, clock=clock)
         sessions = SqlChargingSessionRepository(engine, writer, clock=clock)
         reservations = Reservations(
@@ -197,14 +248,14 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
             tokens=tokens,
             stations=stations,
             sessions=sessions,
-            commands=ReservationCommands(registry),
+            commands=ReservationCommands(audited),
             clock=clock,
         )
         charging = Charging(
             sessions=sessions,
             tokens=tokens,
             stations=stations,
-            commands=SessionCommands(registry),
+            commands=SessionCommands(audited),
             events=bus,
             clock=clock,
             reservations=reservations,
@@ -225,8 +276,17 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
         bus.subscribe(money.billing.on_event, types=(SessionEnded, SessionStarted))
         live_cost = LiveCost(price_of=pricing.total_incl_vat, clock=clock)
         closers.append(live_cost.close)
+        # issue 5: maintenance (built before the gateway's services, which route to it; the
+        # HTTP port in its links is known once bound: ``node`` is read when a link is made)
+        maintenance = _maintenance(
+            settings, engine, writer, clock, stations, audited, bus,
+            base_url=lambda: settings.public_base_url
+            or f"http://{settings.display_host()}:{node.http_port}",
+        )
         gateway_services = GatewayServices(
-            lifecycle=lifecycle, charging=charging, live_cost=live_cost
+            diagnostics=maintenance.diagnostics, firmware=maintenance.firmware,  # issue 5
+            lifecycle=lifecycle, charging=charging, live_cost=live_cost,
+            configuration=station_config,
         )
         closers.append(gateway_services.cancel_background)  # runs after the gateway stopped
         gateway = StationGateway(
@@ -248,7 +308,7 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
             sites=sites,
             stations=stations,
             hasher=hasher,
-            commands=registry,
+            commands=audited,
             lifecycle=lifecycle,
             clock=clock,
         )
@@ -258,7 +318,7 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
             lists=SqlLocalListRepository(engine, writer),
             tokens=tokens,
             stations=stations,
-            commands=LocalListCommands(registry),
+            commands=LocalListCommands(audited),
             clock=clock,
             policy=LocalListPolicy(),
         )
@@ -274,10 +334,17 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
         outbox = SqlOutbox(engine, writer, clock=clock)
         mailer = _mailer(settings, outbox, clock)
         closers.append(mailer.close)  # before the writer closes: delivery records go through it
-        operations = RemoteOperations(commands=registry)
-        # -- issue 5: operations --
         # -- issue 5: alerts --
+        monitoring = await _alerts(settings, engine, writer, clock, bus, lifecycle, stations, mailer)
+        closers.extend(monitoring.closers)
         # -- issue 5: maintenance --
+        bus.subscribe(maintenance.firmware.on_event, types=(StationBooted,))  # booted new version
+        closers.append(maintenance.firmware.close)  # rollout work stops before the writer closes
+        # -- issue 6: analytics --
+        analytics = _analytics(settings, engine, writer, clock, stations, sites, sessions, mailer)
+        bus.subscribe(analytics.on_event, types=ANALYTICS_EVENTS)
+        closers.append(analytics.flush)  # the last rollups are written before the writer closes
+        operators = _operator_accounts(engine, writer, clock)
 
         lag = LoopLagMonitor()
         lag.start()
@@ -322,6 +389,7 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
             invoicing=money.invoicing,
             payments=money.payments,
             subscriptions=money.subscriptions,
+            operators=operators,
             _closers=closers,
         )
         # Compile every schema validator before the first station arrives (~3 s, once per process),
@@ -359,6 +427,13 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
                 payments=money.payments,
                 subscriptions=money.subscriptions,
                 # -- issue 5: web deps --
+                diagnostics=maintenance.diagnostics,
+                firmware=maintenance.firmware,
+                alerts=monitoring.alerts,
+                webhooks=monitoring.webhooks,
+                operators=operators,
+                configuration=station_config,
+                analytics=analytics,  # issue 6: analytics
             )
         )
         http = _EmbeddedUvicorn(
@@ -388,6 +463,11 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
                 _every(3600, drivers.purge_expired_tokens, "purging expired driver tokens")
             )
         )
+        node._tasks.append(
+            asyncio.get_running_loop().create_task(
+                _every(3600, operators.purge_expired_sessions, "purging ended console sessions")
+            )
+        )
         for seconds, chore, what in (
             (BILLING_SWEEP_SECONDS, money.billing.settle_missed, "settling missed sessions"),
             (BILLING_SWEEP_SECONDS, money.subscriptions.renew_due, "renewing subscriptions"),
@@ -395,6 +475,29 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
         ):
             node._tasks.append(asyncio.get_running_loop().create_task(_every(seconds, chore, what)))
         # -- issue 5: chores --
+        # firmware rollouts move on and updates time out; the first round resumes running
+        # rollouts after a restart
+        node._tasks.append(
+            asyncio.get_running_loop().create_task(_firmware_rounds(maintenance.firmware))
+        )
+        node.alerts, node.webhooks = monitoring.alerts, monitoring.webhooks
+        node._tasks.append(asyncio.get_running_loop().create_task(monitoring.webhooks.run()))
+        for seconds, chore, what in (
+            (settings.alert_check_seconds, monitoring.alerts.check, "checking alert rules"),
+            (3600, monitoring.purge_deliveries, "purging old webhook deliveries"),
+        ):
+            node._tasks.append(asyncio.get_running_loop().create_task(_every(seconds, chore, what)))
+        # -- issue 6: analytics chores --
+        analytics.policy = dataclasses.replace(
+            analytics.policy,
+            public_base_url=settings.public_base_url or f"http://{host}:{node.http_port}",
+        )
+        analytics_chores: list[tuple[float, Any, str]] = [
+            (settings.analytics_flush_seconds, analytics.flush, "writing analytics rollups"),
+            (3600, analytics.mail_monthly_reports, "mailing monthly site reports"),
+        ]
+        for seconds, chore, what in analytics_chores:
+            node._tasks.append(asyncio.get_running_loop().create_task(_every(seconds, chore, what)))
         while not http.started:
             if http_task.done():
                 await http_task
@@ -412,6 +515,65 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
             with contextlib.suppress(Exception):
                 await closer()
         raise
+
+
+
+def _analytics(
+    settings: Settings,
+    engine: Any,
+    writer: Writer,
+    clock: SystemClock,
+    stations: Any,
+    sites: Any,
+    sessions: Any,
+    mailer: Any,
+) -> Analytics:
+    """Analytics over its SQL rollups (which also read billing's settled charges)."""
+    repository = SqlAnalyticsRepository(engine, writer, clock=clock)
+    return Analytics(
+        repository=repository,
+        stations=stations,
+        sites=sites,
+        sessions=sessions,
+        charges=repository,
+        clock=clock,
+        policy=AnalyticsPolicy(
+            report_recipients=tuple(
+                a.strip() for a in settings.report_email_to.split(",") if a.strip()
+            ),
+            report_time_zone=settings.report_time_zone,
+            public_base_url=settings.public_base_url or "",
+        ),
+        mailer=mailer,
+        renderer=SiteReportPdfRenderer(settings.invoice_font),
+    )
+
+
+
+@contextlib.asynccontextmanager
+async def analytics_admin(settings: Settings) -> AsyncIterator[Analytics]:
+    """The analytics service over the database, without servers (``evcms analytics ...``)."""
+    clock = SystemClock()
+    engine = create_engine(settings.database_url)
+    try:
+        await check_at_head(engine)
+        writer = Writer(engine)
+        await writer.start()
+        try:
+            yield _analytics(
+                settings,
+                engine,
+                writer,
+                clock,
+                SqlStationRepository(engine, writer, clock=clock),
+                SqlSiteRepository(engine, writer, clock=clock),
+                SqlChargingSessionRepository(engine, writer, clock=clock),
+                None,
+            )
+        finally:
+            await writer.close()
+    finally:
+        await engine.dispose()
 
 
 @dataclass
@@ -493,6 +655,81 @@ def _billing(
     return _Money(billing, wallets, invoicing, payments, subscriptions, closers)
 
 
+@dataclass
+class _Monitoring:
+    alerts: Alerts
+    webhooks: Webhooks
+    purge_deliveries: Any
+    closers: list[Any]
+
+
+async def _alerts(
+    settings: Settings,
+    engine: Any,
+    writer: Writer,
+    clock: SystemClock,
+    bus: InProcessBus,
+    lifecycle: StationLifecycle,
+    stations: SqlStationRepository,
+    mailer: OutboxMailer | SmtpMailer,
+) -> _Monitoring:
+    """Alert rules over the bus and a periodic check; webhooks (the queue and its worker);
+    alert e-mail."""
+    alerts = Alerts(
+        repository=SqlAlertRepository(engine, writer, clock=clock),
+        events=bus,
+        clock=clock,
+        presence=lifecycle,
+        stations=stations,
+        heartbeat_interval=settings.heartbeat_interval,
+    )
+    await alerts.start()
+    bus.subscribe(alerts.on_event, types=ALERT_FACTS)
+
+    async def site_of(station_id: StationId) -> SiteId | None:
+        station = await stations.get(station_id)
+        return None if station is None else station.site_id
+
+    def serialise(event: Any) -> tuple[str, dict[str, Any]] | None:
+        kind = event_type(event)
+        return None if kind is None else (kind, event_json(event))
+
+    sender = HttpxWebhookSender()
+    webhooks = Webhooks(
+        repository=SqlWebhookRepository(engine, writer, clock=clock),
+        sender=sender,
+        clock=clock,
+        serialise=serialise,
+        event_types=EVENT_TYPES,
+        site_of=site_of,
+        policy=WebhookPolicy(
+            retry=RetryPolicy(
+                base_seconds=settings.webhook_retry_base_seconds,
+                max_seconds=settings.webhook_retry_max_seconds,
+                max_attempts=settings.webhook_max_attempts,
+            ),
+            timeout=settings.webhook_timeout_seconds,
+        ),
+    )
+    await webhooks.start()
+    bus.subscribe(webhooks.on_event)
+    recipients = parse_recipients(settings.alert_email_to)
+    if recipients:
+        mail = AlertMail(
+            mailer=mailer,
+            recipients=recipients,
+            min_severity=Severity(settings.alert_email_min_severity),
+            console_url=settings.public_base_url,
+        )
+        bus.subscribe(mail.on_event, types=(AlertChanged,))
+    retention = timedelta(days=settings.webhook_retention_days)
+
+    async def purge_deliveries() -> int:
+        return await webhooks.purge(clock.now() - retention)
+
+    return _Monitoring(alerts, webhooks, purge_deliveries, [sender.close])
+
+
 class _FeesLater:
     """The subscriptions' FeeCollector, bound to the billing service once it exists."""
 
@@ -501,6 +738,15 @@ class _FeesLater:
     async def collect(self, subscription: Any, plan: Any, period_start: Any, period_end: Any) -> Any:
         assert self.billing is not None
         return await self.billing.collect(subscription, plan, period_start, period_end)
+
+
+def _operator_accounts(engine: Any, writer: Writer, clock: SystemClock) -> OperatorAccounts:
+    return OperatorAccounts(
+        users=SqlOperatorUserRepository(engine, writer, clock=clock),
+        sessions=SqlOperatorSessionRepository(engine, writer, clock=clock),
+        hasher=operator_hasher(),
+        clock=clock,
+    )
 
 
 def _mailer(settings: Settings, outbox: SqlOutbox, clock: SystemClock) -> OutboxMailer | SmtpMailer:
@@ -520,6 +766,77 @@ def _mailer(settings: Settings, outbox: SqlOutbox, clock: SystemClock) -> Outbox
             starttls=settings.smtp_starttls,
         ),
     )
+
+
+@dataclass
+class _Maintenance:
+    diagnostics: Diagnostics
+    firmware: Firmware
+
+
+def files_directory(settings: Settings) -> Path:
+    """EVCMS_FILES_DIR, else 'files' next to the SQLite database, else ./evcms-files."""
+    if settings.files_dir:
+        return Path(settings.files_dir)
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        return Path(str(url.database)).parent / "files"
+    return Path("evcms-files")
+
+
+def _maintenance(
+    settings: Settings,
+    engine: Any,
+    writer: Writer,
+    clock: SystemClock,
+    stations: SqlStationRepository,
+    station_commands: AuditedCommands,
+    bus: InProcessBus,
+    *,
+    base_url: Callable[[], str],
+) -> _Maintenance:
+    """Diagnostics uploads and firmware: files in a local directory."""
+    files = LocalFileStore(files_directory(settings))
+    commands = MaintenanceCommands(station_commands)
+    diagnostics = Diagnostics(
+        requests=SqlDiagnosticsRepository(engine, writer, clock=clock),
+        stations=stations,
+        files=files,
+        commands=commands,
+        events=bus,
+        clock=clock,
+        base_url=base_url,
+        policy=DiagnosticsPolicy(
+            token_ttl=timedelta(seconds=settings.upload_token_ttl),
+            max_upload_bytes=settings.upload_max_bytes,
+        ),
+    )
+    firmware = Firmware(
+        repository=SqlFirmwareRepository(engine, writer, clock=clock),
+        stations=stations,
+        files=files,
+        commands=commands,
+        events=bus,
+        clock=clock,
+        base_url=base_url,
+        policy=FirmwarePolicy(
+            max_file_bytes=settings.firmware_max_bytes,
+            update_timeout=timedelta(seconds=settings.firmware_update_timeout),
+        ),
+    )
+    return _Maintenance(diagnostics, firmware)
+
+
+async def _firmware_rounds(firmware: Firmware) -> None:
+    """Rollouts move on and updates time out; the first round (soon after start-up) resumes
+    the rollouts that were running when evcms stopped."""
+    await asyncio.sleep(0.5)
+    while True:
+        try:
+            await firmware.advance_all()
+        except Exception:
+            log.exception("firmware rollouts and update timeouts failed")
+        await asyncio.sleep(ROLLOUT_CHECK_SECONDS)
 
 
 def _driver_accounts(
@@ -619,6 +936,14 @@ async def _start_demo(node: Evcms, settings: Settings) -> str:
         if key.name == "demo-admin" and not key.revoked:
             await node.access.revoke(key.id)
     _, secret = await node.access.create_key("demo-admin", Role.ADMIN)
+    if node.operators is not None:  # a console sign-in for the demo, with a new password each run
+        password = generate_station_password(16)
+        try:
+            user = await node.operators.add_user(DEMO_OPERATOR, password, Role.ADMIN, name="Demo admin")
+        except ServiceError:
+            user = await node.operators.user_by_email(DEMO_OPERATOR)
+            await node.operators.change(user.id, password=password, disabled=False)
+        node.demo_operator = (DEMO_OPERATOR, password)
     loop = asyncio.get_running_loop()
     tasks = [loop.create_task(s.run_forever()) for s in simulated]
     node._tasks.extend(tasks)  # cancelled first when the node stops
@@ -658,6 +983,8 @@ async def serve(settings: Settings, *, demo: bool = False) -> None:
     ]
     if node.demo_admin_key:
         lines.append(f"  demo admin API key: {node.demo_admin_key}")
+    if node.demo_operator:
+        lines.append(f"  console sign-in: {node.demo_operator[0]} / {node.demo_operator[1]}")
         lines.append(f"  demo network: {settings.demo_stations} simulated stations on site 'demo'")
     if stripe_fake is not None:
         lines.append("  card payments: a local fake of Stripe (test cards such as pm_card_visa)")
@@ -698,6 +1025,7 @@ class AdminContext:
     wallets: Wallets
     invoicing: Invoicing
     subscriptions: Subscriptions
+    operators: OperatorAccounts
 
     async def driver_id_by_email(self, email: str) -> str:
         driver = await self.drivers.driver_by_email(email)
@@ -791,6 +1119,7 @@ async def admin(settings: Settings) -> AsyncIterator[AdminContext]:
             wallets=money.wallets,
             invoicing=money.invoicing,
             subscriptions=money.subscriptions,
+            operators=_operator_accounts(engine, writer, clock),
         )
     finally:
         for closer in money_closers:

@@ -33,6 +33,8 @@ wallet_app = typer.Typer(help="Prepaid wallets.", no_args_is_help=True)
 plan_app = typer.Typer(help="Subscription plans.", no_args_is_help=True)
 invoice_app = typer.Typer(help="Invoices, receipts and credit notes.", no_args_is_help=True)
 billing_app = typer.Typer(help="Settling sessions and monthly invoices.", no_args_is_help=True)
+analytics_app = typer.Typer(help="Analytics rollups and reports.", no_args_is_help=True)
+user_app = typer.Typer(help="Operator accounts of the console.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(station_app, name="station")
 app.add_typer(apikey_app, name="apikey")
@@ -44,6 +46,8 @@ app.add_typer(wallet_app, name="wallet")
 app.add_typer(plan_app, name="plan")
 app.add_typer(invoice_app, name="invoice")
 app.add_typer(billing_app, name="billing")
+app.add_typer(analytics_app, name="analytics")
+app.add_typer(user_app, name="user")
 
 T = TypeVar("T")
 
@@ -204,6 +208,87 @@ def apikey_create(
             return secret
 
     typer.echo(_run(create))
+
+
+def _role(role: str) -> Any:
+    from evcms.domain.access import Role
+
+    try:
+        return Role(role)
+    except ValueError:
+        _fail(f"unknown role {role!r}; use one of: {', '.join(r.value for r in Role)}")
+
+
+@user_app.command("add")
+def user_add(
+    email: str = typer.Argument(..., help="The operator's e-mail address (their login)."),
+    role: str = typer.Option(..., help="admin, operator, technician or viewer."),
+    password: str | None = typer.Option(None, help="Initial password; generated when left out."),
+    name: str = typer.Option("", help="The operator's name."),
+) -> None:
+    """Create an operator account for the console."""
+    import secrets
+
+    from evcms import bootstrap
+
+    role_value = _role(role)
+    generated = None if password is not None else secrets.token_urlsafe(12)
+    settings = _settings()
+
+    async def add() -> Any:
+        async with bootstrap.admin(settings) as ctx:
+            return await ctx.operators.add_user(
+                email, password if password is not None else str(generated), role_value, name=name
+            )
+
+    user = _run(add)
+    typer.echo(f"operator {user.email} added with role {user.role.value} (id {user.id})")
+    if generated is not None:
+        typer.echo(f"password: {generated}")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """Operator accounts with role and last sign-in."""
+    from evcms import bootstrap
+
+    settings = _settings()
+
+    async def users() -> list[Any]:
+        async with bootstrap.admin(settings) as ctx:
+            return list(await ctx.operators.users())
+
+    for user in _run(users):
+        state = "disabled" if user.disabled else "active"
+        last = user.last_login_at.isoformat() if user.last_login_at else "never"
+        typer.echo(f"{user.email}\t{user.role.value}\t{state}\tlast sign-in {last}\t{user.name}")
+
+
+@user_app.command("set")
+def user_set(
+    email: str = typer.Argument(..., help="The operator's e-mail address."),
+    role: str | None = typer.Option(None, help="A new role."),
+    password: str | None = typer.Option(None, help="A new password (their sessions end)."),
+    disable: bool | None = typer.Option(
+        None, "--disable/--enable", help="Whether the account may sign in."
+    ),
+) -> None:
+    """Change an operator's role or password, or disable/enable the account."""
+    from evcms import bootstrap
+
+    role_value = _role(role) if role is not None else None
+    settings = _settings()
+
+    async def change() -> Any:
+        async with bootstrap.admin(settings) as ctx:
+            user = await ctx.operators.user_by_email(email)
+            return await ctx.operators.change(
+                user.id, role=role_value, password=password, disabled=disable
+            )
+
+    user = _run(change)
+    state = "disabled" if user.disabled else "active"
+    typer.echo(f"operator {user.email}: role {user.role.value}, {state}")
 
 
 @driver_app.command("add")
@@ -610,6 +695,41 @@ def billing_invoice_month(month: str = typer.Argument(..., help="YYYY-MM, e.g. 2
             return count
 
     typer.echo(f"issued {_run(run)} invoice(s) for {month}")
+
+
+
+@analytics_app.command("rebuild")
+def analytics_rebuild(
+    start: str = typer.Option(None, "--from", help="First UTC day, YYYY-MM-DD (default: 400 days ago)."),
+    end: str = typer.Option(None, "--to", help="Day after the last, YYYY-MM-DD (default: tomorrow)."),
+) -> None:
+    """Recompute the analytics rollups of a period from the raw rows (status history, sessions,
+    settled charges): for an existing install, or after a loss."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from evcms import bootstrap
+
+    today = datetime.now(UTC).date()
+    try:
+        first = date.fromisoformat(start) if start else today - timedelta(days=400)
+        last = date.fromisoformat(end) if end else today + timedelta(days=1)
+    except ValueError as exc:
+        _fail(f"dates are YYYY-MM-DD: {exc}")
+        return
+    settings = _settings()
+
+    async def run() -> dict[str, int]:
+        async with bootstrap.analytics_admin(settings) as analytics:
+            return await analytics.rebuild(
+                datetime(first.year, first.month, first.day, tzinfo=UTC),
+                datetime(last.year, last.month, last.day, tzinfo=UTC),
+            )
+
+    found = _run(run)
+    typer.echo(
+        f"rebuilt {first} .. {last} (UTC): {found['sessions']} session(s), {found['faults']} fault(s),"
+        f" {found['revenue']} priced session(s)"
+    )
 
 
 @app.command()

@@ -1,7 +1,8 @@
-"""Translations of the texts evcms shows people (documents now, web pages later).
+"""Translations of the texts evcms shows people: documents and mails, the console, the driver app.
 
 Texts are written in English in the code and used as gettext message ids; each other language
-has a catalogue ``locale/<language>/LC_MESSAGES/messages.po`` next to this module, read with
+has catalogues ``locale/<language>/LC_MESSAGES/<domain>.po`` next to this module (``messages``
+for documents and mails, ``console`` and ``app`` for the pages), read with
 Babel the first time the language is asked for and kept. A text missing from a catalogue (or a
 language without one) falls back to the English text, so a missing translation degrades to
 English instead of failing.
@@ -26,15 +27,15 @@ LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 Translator = Callable[[str], str]
 
 
-def catalogue_path(language: str) -> Path:
-    return LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
+def catalogue_path(language: str, domain: str = "messages") -> Path:
+    return LOCALE_DIR / language / "LC_MESSAGES" / f"{domain}.po"
 
 
 @functools.cache
-def messages(language: str) -> dict[str, str]:
+def messages(language: str, domain: str = "messages") -> dict[str, str]:
     """The translated texts of ``language`` (msgid -> msgstr), without empty or fuzzy ones.
     English, and a language without a catalogue, have none."""
-    path = catalogue_path(language)
+    path = catalogue_path(language, domain)
     if language == DEFAULT_LANGUAGE or not language.isalpha() or not path.is_file():
         return {}
     with path.open("rb") as stream:

@@ -138,10 +138,70 @@ class Settings(BaseSettings):
     )
 
     # -- issue 5: operations (remote operations, configuration) --
+    bulk_operation_concurrency: int = Field(
+        10, ge=1, le=500, description="Stations a bulk operation works on at once"
+    )
 
     # -- issue 5: alerts (alert rules, webhooks, alert e-mail) --
+    alert_check_seconds: float = Field(
+        10.0, gt=0, le=3600, description="How often the alert rules look at stations (offline, stuck sessions)"
+    )
+    alert_email_to: str = Field(
+        "", description="Comma-separated addresses that get alert e-mails (empty: none)"
+    )
+    alert_email_min_severity: str = Field(
+        "warning",
+        pattern="^(info|warning|critical)$",
+        description="Alerts mailed from this severity up: info, warning or critical",
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, le=120, description="Seconds a webhook receiver has to answer"
+    )
+    webhook_retry_base_seconds: float = Field(
+        10.0, gt=0, description="First retry delay of a failed webhook delivery (doubles each time)"
+    )
+    webhook_retry_max_seconds: float = Field(
+        3600.0, gt=0, description="Longest delay between webhook retries"
+    )
+    webhook_max_attempts: int = Field(
+        8, ge=1, le=100, description="Attempts of a webhook delivery before it is marked failed"
+    )
+    webhook_retention_days: float = Field(
+        30.0, gt=0, description="Delivered and failed webhook deliveries are kept this long"
+    )
 
     # -- issue 5: maintenance (diagnostics uploads, firmware files and rollouts) --
+    files_dir: str | None = Field(
+        None,
+        description="Directory for diagnostics uploads and firmware files (default: 'files' next"
+        " to the SQLite database; ./evcms-files with PostgreSQL)",
+    )
+    upload_token_ttl: int = Field(
+        3600, ge=1, description="Seconds a diagnostics upload link stays valid"
+    )
+    upload_max_bytes: int = Field(
+        100 * 1024 * 1024, ge=1, description="Largest diagnostics/log upload accepted, in bytes"
+    )
+    firmware_max_bytes: int = Field(
+        512 * 1024 * 1024, ge=1, description="Largest firmware file accepted, in bytes"
+    )
+    firmware_update_timeout: int = Field(
+        7200,
+        ge=1,
+        description="Seconds after the retrieve time a firmware update may take before it counts"
+        " as failed (timed out)",
+    )
+
+    # -- issue 6: analytics --
+    report_email_to: str = Field(
+        "", description="Comma-separated addresses that get each site's monthly report (empty: none)"
+    )
+    report_time_zone: str = Field(
+        "Europe/Sofia", description="IANA time zone of the monthly site reports (their month and days)"
+    )
+    analytics_flush_seconds: float = Field(
+        5.0, description="How often the analytics rollups are written (and open status intervals counted up to now)"
+    )
 
     def display_host(self) -> str:
         if self.public_host:

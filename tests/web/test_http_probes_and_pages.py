@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from web_harness import METRICS_BODY, Web
 
 
@@ -38,13 +39,39 @@ async def test_console_page(web: Web) -> None:
     assert response.headers["content-type"].startswith("text/html")
     page = response.text
     assert page.startswith("<!doctype html>")
-    assert "sessionStorage" in page  # the API key stays in the tab
-    assert '"/api/v1"' in page and '"/stations"' in page and '"/accept"' in page
-    assert "const TEXT = {" in page  # every visible string in one object
-    # self-contained: nothing loaded from anywhere else
-    assert "<script src" not in page and "<link" not in page and "http://" not in page
-    assert "https://" not in page
-    assert "default-src 'none'" in response.headers["content-security-policy"]
+    # everything comes from evcms itself: no CDN, no inline script
+    assert 'src="/console/app.js"' in page and "http://" not in page and "https://" not in page
+    assert "<script>" not in page
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "script-src 'self';" in policy
+    assert "unsafe-inline" not in policy
+
+
+async def test_console_scripts_and_translations_are_served(web: Web) -> None:
+    script = await web.client.get("/console/app.js")
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert "export const ROUTES" in script.text
+    assert (await web.client.get("/console/lib/api.js")).status_code == 200
+    bulgarian = (await web.client.get("/console/i18n/bg.json")).json()
+    assert bulgarian["Stations"] == "Станции"
+    assert (await web.client.get("/console/i18n/en.json")).json() == {}  # the msgids are English
+    unknown = await web.client.get("/console/i18n/xx.json")
+    assert unknown.status_code == 404
+    assert "available: en, bg" in unknown.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/console/../console.py", "/console/nothing.js", "/console/lib/../../console.py"]
+)
+async def test_console_files_outside_the_console_are_not_served(web: Web, path: str) -> None:
+    assert (await web.client.get(path)).status_code == 404
+
+
+async def test_a_missing_vendored_library_says_how_to_install_it(web: Web) -> None:
+    response = await web.client.get("/console/vendor/not-installed.js")
+    assert response.status_code == 404
+    assert "make setup" in response.json()["detail"]
 
 
 async def test_openapi_docs(web: Web) -> None:

@@ -16,7 +16,10 @@ from typing import Any
 
 from evcms.domain.ids import StationId
 from evcms.services.charging import Charging
+from evcms.services.diagnostics import Diagnostics
+from evcms.services.firmware import Firmware
 from evcms.services.live_cost import LiveCost
+from evcms.services.station_config import StationConfiguration
 from evcms.services.station_lifecycle import StationLifecycle
 
 log = logging.getLogger(__name__)
@@ -30,7 +33,10 @@ class GatewayServices:
     charging: Charging
     live_cost: LiveCost | None = None  # 2.0.1/2.1 totalCost in TransactionEvent answers
     # -- issue 5: operations --
+    configuration: StationConfiguration | None = None  # NotifyReport, NotifyEvent, ...
     # -- issue 5: maintenance --
+    diagnostics: Diagnostics | None = None  # DiagnosticsStatus/LogStatusNotification
+    firmware: Firmware | None = None  # FirmwareStatusNotification
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def after_answer(self, work: Coroutine[Any, Any, Any], what: str) -> None:

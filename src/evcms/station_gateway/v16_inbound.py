@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from evcms.domain.stations import ConnectorState, ConnectorStatus, StationInfo
-from evcms.station_gateway import v16_sessions
+from evcms.station_gateway import config_inbound, maintenance_inbound, v16_sessions
 from evcms.station_gateway.routes import Payload, RouteTable, StationContext
 from evcms.station_gateway.timestamps import format_time
 
@@ -70,5 +70,7 @@ ROUTES: RouteTable = {
     "MeterValues": v16_sessions.meter_values,
     "StopTransaction": v16_sessions.stop_transaction,
     # -- issue 5: operations --
+    **config_inbound.V16_ROUTES,
     # -- issue 5: maintenance --
+    **maintenance_inbound.V16_ROUTES,
 }

@@ -6,7 +6,7 @@ The messages routed here have the same shape in 2.0.1 and 2.1, so one table serv
 from __future__ import annotations
 
 from evcms.domain.stations import ConnectorState, ConnectorStatus, StationInfo
-from evcms.station_gateway import v201_sessions
+from evcms.station_gateway import config_inbound, maintenance_inbound, v201_sessions
 from evcms.station_gateway.routes import Payload, RouteTable, StationContext
 from evcms.station_gateway.timestamps import format_time
 
@@ -72,5 +72,7 @@ ROUTES: RouteTable = {
     "MeterValues": v201_sessions.meter_values,
     "ReservationStatusUpdate": reservation_status_update,
     # -- issue 5: operations --
+    **config_inbound.V201_ROUTES,
     # -- issue 5: maintenance --
+    **maintenance_inbound.V201_ROUTES,
 }

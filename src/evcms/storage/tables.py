@@ -616,9 +616,521 @@ subscription_usage = Table(
 
 
 # -- issue 5: operations (migration 0006) -------------------------------------------------
+# The audit trail of CSMS-initiated operations (no foreign key: it outlives a station).
+operations = Table(
+    "operations",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("station_id", String(STATION_ID_LENGTH), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("operation", String(40), nullable=True),  # the neutral operation's name
+    Column("ocpp_version", String(16), nullable=True),
+    Column("request", Text(), nullable=False),  # JSON
+    Column("requested_by", String(200), nullable=False),
+    Column("requested_at", UTCDateTime(), nullable=False),
+    Column("outcome", String(16), nullable=False),  # pending | result | error | timeout | ...
+    Column("status", String(40), nullable=True),
+    Column("response", Text(), nullable=True),  # JSON
+    Column("error_code", String(64), nullable=True),
+    Column("error_description", Text(), nullable=True),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Column("bulk_id", BigInteger(), nullable=True, index=True),
+    Index("ix_operations_station_id_id", "station_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+bulk_operations = Table(
+    "bulk_operations",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("operation", String(40), nullable=False),
+    Column("params", Text(), nullable=False),  # JSON
+    Column("target", Text(), nullable=False),  # JSON: station_ids / site_id / model
+    Column("station_ids", Text(), nullable=False),  # JSON: what the target resolved to
+    Column("requested_by", String(200), nullable=False),
+    Column("requested_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    sqlite_autoincrement=True,
+)
+
+# What stations last reported of their configuration (no foreign key: kept with the audit).
+station_config_keys = Table(  # OCPP 1.6
+    "station_config_keys",
+    metadata,
+    Column("station_id", String(STATION_ID_LENGTH), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("value", Text(), nullable=True),
+    Column("readonly", Boolean(), nullable=False),
+    Column("reported_at", UTCDateTime(), nullable=False),
+)
+
+device_variables = Table(  # OCPP 2.0.1 device model; "" / 0: no instance / EVSE / connector
+    "device_variables",
+    metadata,
+    Column("station_id", String(STATION_ID_LENGTH), primary_key=True),
+    Column("component", String(64), primary_key=True),
+    Column("component_instance", String(64), primary_key=True),
+    Column("evse_id", Integer(), primary_key=True),
+    Column("connector_id", Integer(), primary_key=True),
+    Column("variable", String(64), primary_key=True),
+    Column("variable_instance", String(64), primary_key=True),
+    Column("attribute_type", String(8), primary_key=True),
+    Column("value", Text(), nullable=True),
+    Column("mutability", String(16), nullable=True),
+    Column("data_type", String(32), nullable=True),
+    Column("unit", String(32), nullable=True),
+    Column("values_list", Text(), nullable=True),
+    Column("min_limit", String(48), nullable=True),
+    Column("max_limit", String(48), nullable=True),
+    Column("supports_monitoring", Boolean(), nullable=True),
+    Column("source", String(16), nullable=False),
+    Column("reported_at", UTCDateTime(), nullable=False),
+)
+
+device_reports = Table(  # NotifyReport series by requestId
+    "device_reports",
+    metadata,
+    Column("station_id", String(STATION_ID_LENGTH), primary_key=True),
+    Column("request_id", BigInteger(), primary_key=True),
+    Column("parts", Integer(), nullable=False),
+    Column("last_seq_no", Integer(), nullable=False),
+    Column("complete", Boolean(), nullable=False),
+    Column("variables", Integer(), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("generated_at", UTCDateTime(), nullable=True),
+)
+
+variable_monitors = Table(
+    "variable_monitors",
+    metadata,
+    Column("station_id", String(STATION_ID_LENGTH), primary_key=True),
+    Column("id", BigInteger(), primary_key=True),  # the station's monitor id
+    Column("component", String(64), nullable=False),
+    Column("component_instance", String(64), nullable=False),
+    Column("evse_id", Integer(), nullable=False),
+    Column("connector_id", Integer(), nullable=False),
+    Column("variable", String(64), nullable=False),
+    Column("variable_instance", String(64), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("value", String(48), nullable=False),
+    Column("severity", Integer(), nullable=False),
+    Column("transaction", Boolean(), nullable=False),
+    Column("reported_at", UTCDateTime(), nullable=False),
+)
+
+device_events = Table(  # every EventData of NotifyEvent
+    "device_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("station_id", String(STATION_ID_LENGTH), nullable=False),
+    Column("event_id", BigInteger(), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("trigger", String(16), nullable=False),
+    Column("cause", BigInteger(), nullable=True),
+    Column("actual_value", Text(), nullable=False),
+    Column("tech_code", String(64), nullable=True),
+    Column("tech_info", Text(), nullable=True),
+    Column("cleared", Boolean(), nullable=False),
+    Column("transaction_id", String(64), nullable=True),
+    Column("variable_monitoring_id", BigInteger(), nullable=True),
+    Column("event_notification_type", String(32), nullable=True),
+    Column("component", String(64), nullable=False),
+    Column("component_instance", String(64), nullable=False),
+    Column("evse_id", Integer(), nullable=False),
+    Column("connector_id", Integer(), nullable=False),
+    Column("variable", String(64), nullable=False),
+    Column("variable_instance", String(64), nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Index("ix_device_events_station_id_id", "station_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+security_events = Table(
+    "security_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("station_id", String(STATION_ID_LENGTH), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("tech_info", Text(), nullable=True),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Index("ix_security_events_station_id_id", "station_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+inbound_data_transfers = Table(
+    "inbound_data_transfers",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("station_id", String(STATION_ID_LENGTH), nullable=False),
+    Column("vendor_id", String(255), nullable=False),
+    Column("message_id", String(64), nullable=True),
+    Column("data", Text(), nullable=True),  # JSON
+    Column("answer_status", String(32), nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Index("ix_inbound_data_transfers_station_id_id", "station_id", "id"),
+    sqlite_autoincrement=True,
+)
 
 
 # -- issue 5: alerts (migration 0007) -----------------------------------------------------
 
+# Rules an operator changed (the others are the defaults of domain.alerts).
+alert_rules = Table(
+    "alert_rules",
+    metadata,
+    Column("kind", String(32), primary_key=True),
+    Column("enabled", Boolean(), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("thresholds", Text(), nullable=False),  # JSON object: name -> whole number
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("updated_by", String(200), nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("station_id", String(STATION_ID_LENGTH), nullable=False),
+    Column("evse_id", Integer(), nullable=True),
+    Column("connector_id", Integer(), nullable=True),
+    Column("subject", String(200), nullable=False),
+    # AlertKey.text() while open, NULL once resolved: at most one open alert per key
+    Column("open_key", String(400), nullable=True, unique=True),
+    Column("severity", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("summary", String(1000), nullable=False),
+    Column("details", Text(), nullable=False),  # JSON object of strings
+    Column("opened_at", UTCDateTime(), nullable=False, index=True),
+    Column("last_seen_at", UTCDateTime(), nullable=False),
+    Column("count", Integer(), nullable=False),
+    Column("resolved_at", UTCDateTime(), nullable=True),
+    Column("resolution", String(1000), nullable=True),
+    Column("acknowledged_by", String(200), nullable=True),
+    Column("acknowledged_at", UTCDateTime(), nullable=True),
+    Index("ix_alerts_station_id_opened_at", "station_id", "opened_at"),
+    Index("ix_alerts_status_opened_at", "status", "opened_at"),
+    sqlite_autoincrement=True,
+)
+
+alert_comments = Table(
+    "alert_comments",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("alert_id", BigInteger(), ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("author", String(200), nullable=False),
+    Column("text", Text(), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    sqlite_autoincrement=True,
+)
+
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("url", String(2000), nullable=False),
+    Column("event_types", Text(), nullable=False),  # JSON list
+    Column("secret", String(200), nullable=False),  # needed in clear to sign deliveries
+    Column("enabled", Boolean(), nullable=False),
+    Column("description", String(500), nullable=False),
+    Column("site_id", String(SITE_ID_LENGTH), nullable=True),
+    Column("station_id", String(STATION_ID_LENGTH), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# The queue and history of webhook deliveries: pending ones are sent by the worker (also after
+# a restart), delivered and failed ones are kept for the delivery log.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("delivery_key", String(36), nullable=False, unique=True),
+    Column("subscription_id", String(36), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("body", Text(), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer(), nullable=False),
+    Column("max_attempts", Integer(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=True),
+    Column("delivered_at", UTCDateTime(), nullable=True),
+    Column("last_status_code", Integer(), nullable=True),
+    Column("last_error", String(1000), nullable=True),
+    Index("ix_webhook_deliveries_subscription_id_id", "subscription_id", "id"),
+    Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    sqlite_autoincrement=True,
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("delivery_id", BigInteger(), primary_key=True),
+    Column("number", Integer(), primary_key=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("status_code", Integer(), nullable=True),
+    Column("error", String(1000), nullable=True),
+    Column("duration_ms", Integer(), nullable=False),
+)
+
 
 # -- issue 5: maintenance (migration 0008) ------------------------------------------------
+
+# Diagnostics / log uploads evcms asked stations for (GetDiagnostics, GetLog).
+diagnostics_requests = Table(
+    "diagnostics_requests",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("station_id", String(STATION_ID_LENGTH), nullable=False),
+    Column("ocpp_version", String(16), nullable=False),
+    Column("token", String(64), nullable=False, unique=True),
+    Column("token_expires_at", UTCDateTime(), nullable=False),
+    Column("requested_by", String(200), nullable=False, default=""),
+    Column("log_type", String(16), nullable=False),
+    Column("since", UTCDateTime(), nullable=True),
+    Column("until", UTCDateTime(), nullable=True),
+    Column("retries", Integer(), nullable=True),
+    Column("retry_interval", Integer(), nullable=True),
+    Column("command_outcome", String(16), nullable=True),
+    Column("answer_status", String(32), nullable=True),
+    Column("answer_file_name", String(255), nullable=True),
+    Column("station_status", String(32), nullable=True),
+    Column("station_status_at", UTCDateTime(), nullable=True),
+    Column("file_name", String(255), nullable=True),
+    Column("file_size", BigInteger(), nullable=True),
+    Column("file_sha256", String(64), nullable=True),
+    Column("file_received_at", UTCDateTime(), nullable=True),
+    Column("file_key", String(200), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_diagnostics_requests_station_id_id", "station_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+firmware_files = Table(
+    "firmware_files",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("version", String(100), nullable=False),
+    Column("file_name", String(255), nullable=False),
+    Column("size", BigInteger(), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("md5", String(32), nullable=False),
+    Column("models", Text(), nullable=False),  # JSON list of model names; []: every model
+    Column("signing_certificate", Text(), nullable=True),
+    Column("signature", Text(), nullable=True),
+    Column("notes", Text(), nullable=False, default=""),
+    Column("created_by", String(200), nullable=False, default=""),
+    Column("file_key", String(200), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    sqlite_autoincrement=True,
+)
+
+firmware_updates = Table(
+    "firmware_updates",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("station_id", String(STATION_ID_LENGTH), nullable=False),
+    Column("firmware_id", BigInteger(), nullable=False, index=True),
+    Column("ocpp_version", String(16), nullable=False),
+    Column("token", String(64), nullable=False, unique=True),
+    Column("token_expires_at", UTCDateTime(), nullable=False),
+    Column("retrieve_at", UTCDateTime(), nullable=False),
+    Column("install_at", UTCDateTime(), nullable=True),
+    Column("deadline", UTCDateTime(), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("requested_by", String(200), nullable=False, default=""),
+    Column("retries", Integer(), nullable=True),
+    Column("retry_interval", Integer(), nullable=True),
+    Column("rollout_id", BigInteger(), nullable=True, index=True),
+    Column("station_status", String(32), nullable=True),
+    Column("station_status_at", UTCDateTime(), nullable=True),
+    Column("detail", Text(), nullable=True),
+    Column("downloads", Integer(), nullable=False, default=0),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_firmware_updates_station_id_state", "station_id", "state"),
+    sqlite_autoincrement=True,
+)
+
+firmware_rollouts = Table(
+    "firmware_rollouts",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("firmware_id", BigInteger(), nullable=False, index=True),
+    Column("status", String(16), nullable=False),
+    Column("wave_size", Integer(), nullable=False),
+    Column("max_failure_rate", ExactDecimal(), nullable=False),
+    Column("wave_timeout", Integer(), nullable=False),  # seconds
+    Column("current_wave", Integer(), nullable=False, default=0),
+    Column("wave_started_at", UTCDateTime(), nullable=True),
+    Column("created_by", String(200), nullable=False, default=""),
+    Column("target", Text(), nullable=False, default=""),
+    Column("retries", Integer(), nullable=True),
+    Column("retry_interval", Integer(), nullable=True),
+    Column("force", Boolean(), nullable=False, default=False),
+    Column("detail", Text(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    sqlite_autoincrement=True,
+)
+
+firmware_rollout_stations = Table(
+    "firmware_rollout_stations",
+    metadata,
+    Column("rollout_id", BigInteger(), primary_key=True),
+    Column("station_id", String(STATION_ID_LENGTH), primary_key=True),
+    Column("position", Integer(), nullable=False),
+    Column("wave", Integer(), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("update_id", BigInteger(), nullable=True),
+    Column("station_status", String(32), nullable=True),
+    Column("detail", Text(), nullable=True),
+)
+
+
+# -- issue 6: analytics (migration 0009) ---------------------------------------------------
+# The status history of every connector (and each station's connection): one row per change.
+# source: status (StatusNotification) | session (2.0.1 chargingState) | connection.
+connector_status_history = Table(
+    "connector_status_history",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("station_id", String(STATION_ID_LENGTH), nullable=False),
+    Column("evse_id", Integer(), nullable=False),
+    Column("connector_id", Integer(), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("error_code", String(64), nullable=False),
+    Column("vendor_error_code", String(255), nullable=False),
+    Index("ix_connector_status_history_station_id_at", "station_id", "at"),
+    sqlite_autoincrement=True,
+)
+
+# Rollups per connector and UTC hour, kept as events arrive (and rebuilt from the raw rows).
+# Time in microseconds; energy in milliwatt-hours; money in minor units with its currency.
+analytics_status_hours = Table(
+    "analytics_status_hours",
+    metadata,
+    Column("hour", UTCDateTime(), primary_key=True),
+    Column("station_id", String(STATION_ID_LENGTH), primary_key=True),
+    Column("evse_id", Integer(), primary_key=True),
+    Column("connector_id", Integer(), primary_key=True),
+    Column("available_us", BigInteger(), nullable=False),
+    Column("occupied_us", BigInteger(), nullable=False),
+    Column("charging_us", BigInteger(), nullable=False),
+    Column("faulted_us", BigInteger(), nullable=False),
+    Column("unavailable_us", BigInteger(), nullable=False),
+    Column("offline_us", BigInteger(), nullable=False),
+    Column("unknown_us", BigInteger(), nullable=False),
+)
+
+# Sessions by the UTC hour they started in.
+analytics_session_hours = Table(
+    "analytics_session_hours",
+    metadata,
+    Column("hour", UTCDateTime(), primary_key=True),
+    Column("station_id", String(STATION_ID_LENGTH), primary_key=True),
+    Column("evse_id", Integer(), primary_key=True),
+    Column("connector_id", Integer(), primary_key=True),
+    Column("sessions", BigInteger(), nullable=False),
+    Column("successful", BigInteger(), nullable=False),
+    Column("energy_mwh", BigInteger(), nullable=False),
+    Column("duration_us", BigInteger(), nullable=False),
+    Column("charging_us", BigInteger(), nullable=False),
+)
+
+analytics_revenue_hours = Table(
+    "analytics_revenue_hours",
+    metadata,
+    Column("hour", UTCDateTime(), primary_key=True),
+    Column("station_id", String(STATION_ID_LENGTH), primary_key=True),
+    Column("evse_id", Integer(), primary_key=True),
+    Column("connector_id", Integer(), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("sessions", BigInteger(), nullable=False),
+    Column("excl_minor", BigInteger(), nullable=False),
+    Column("incl_minor", BigInteger(), nullable=False),
+)
+
+analytics_token_hours = Table(
+    "analytics_token_hours",
+    metadata,
+    Column("hour", UTCDateTime(), primary_key=True),
+    Column("station_id", String(STATION_ID_LENGTH), primary_key=True),
+    Column("evse_id", Integer(), primary_key=True),
+    Column("connector_id", Integer(), primary_key=True),
+    Column("id_token", String(TOKEN_ID_LENGTH), primary_key=True),
+    Column("sessions", BigInteger(), nullable=False),
+    Column("energy_mwh", BigInteger(), nullable=False),
+)
+
+analytics_fault_hours = Table(
+    "analytics_fault_hours",
+    metadata,
+    Column("hour", UTCDateTime(), primary_key=True),
+    Column("station_id", String(STATION_ID_LENGTH), primary_key=True),
+    Column("evse_id", Integer(), primary_key=True),
+    Column("connector_id", Integer(), primary_key=True),
+    Column("error_code", String(64), primary_key=True),
+    Column("vendor_error_code", String(255), primary_key=True),
+    Column("model", String(255), primary_key=True),
+    Column("faults", BigInteger(), nullable=False),
+)
+
+# Which sessions the rollups count (once each), and whether their revenue is in.
+analytics_counted_sessions = Table(
+    "analytics_counted_sessions",
+    metadata,
+    Column("session_id", BigInteger(), primary_key=True),
+    Column("hour", UTCDateTime(), nullable=False, index=True),
+    Column("station_id", String(STATION_ID_LENGTH), nullable=False),
+    Column("evse_id", Integer(), nullable=False),
+    Column("connector_id", Integer(), nullable=False),
+    Column("revenue_counted", Boolean(), nullable=False),
+    Column("counted_at", UTCDateTime(), nullable=False),
+)
+
+# Monthly site reports mailed (once per site and month).
+analytics_report_mails = Table(
+    "analytics_report_mails",
+    metadata,
+    Column("site_id", String(SITE_ID_LENGTH), primary_key=True),
+    Column("month", String(7), primary_key=True),
+    Column("sent_at", UTCDateTime(), nullable=False),
+)
+
+
+# -- issue 6: operator accounts (migration 0010) ------------------------------------------
+
+operator_users = Table(
+    "operator_users",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("disabled", Boolean(), nullable=False),
+    Column("last_login_at", UTCDateTime(), nullable=True),
+)
+
+operator_sessions = Table(
+    "operator_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column(
+        "user_id",
+        String(36),
+        ForeignKey("operator_users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False, index=True),
+    Column("ended_at", UTCDateTime(), nullable=True),
+)

@@ -9,21 +9,28 @@ from typing import Any
 from fastapi import Request
 
 from evcms.services.access import AccessControl
+from evcms.services.alerts import Alerts
+from evcms.services.analytics import Analytics
 from evcms.services.billing import Billing
 from evcms.services.charging import Charging
+from evcms.services.diagnostics import Diagnostics
 from evcms.services.drivers import DriverAccounts
+from evcms.services.firmware import Firmware
 from evcms.services.invoicing import Invoicing
 from evcms.services.local_lists import LocalLists
 from evcms.services.network import NetworkAdmin
+from evcms.services.operators import OperatorAccounts
 from evcms.services.payments import CardPayments
 from evcms.services.ports import Clock, EventBus, MessageLog
 from evcms.services.pricing import Pricing
 from evcms.services.remote_operations import RemoteOperations
 from evcms.services.reservations import Reservations
+from evcms.services.station_config import StationConfiguration
 from evcms.services.subscriptions import Subscriptions
 from evcms.services.tariffs import TariffAdmin
 from evcms.services.tokens import TokenAdmin
 from evcms.services.wallets import Wallets
+from evcms.services.webhooks import Webhooks
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +69,18 @@ class WebDeps:
     payments: CardPayments | None = None  # /me/payment-methods, /payments, webhooks
     subscriptions: Subscriptions | None = None  # /plans, /subscriptions, /me/subscription
     # -- issue 5: operations --
+    # stored station configuration (/stations/{id}/configuration); None: those answer 503
+    configuration: StationConfiguration | None = None
     # -- issue 5: alerts --
+    alerts: Alerts | None = None  # /alerts, /alert-rules, /stations/{id}/alerts; None: 503
+    webhooks: Webhooks | None = None  # /webhooks; None: 503
     # -- issue 5: maintenance --
+    diagnostics: Diagnostics | None = None  # /diagnostics, /uploads/{token}; None: 503
+    firmware: Firmware | None = None  # /firmware, /firmware-files/{token}; None: 503
+    # -- issue 6: analytics --
+    analytics: Analytics | None = None  # /analytics; None: those endpoints answer 503
+    # -- issue 6: operator accounts --
+    operators: OperatorAccounts | None = None  # console sign-in (/auth), /users; None: 503
 
 
 def web_deps(request: Request) -> WebDeps:

@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from evcms.domain.drivers import Driver
 from evcms.services.access import KEY_PREFIX
 from evcms.services.drivers import SESSION_PREFIX, DriverAccounts
+from evcms.services.remote_operations import REQUESTER
 from evcms.web.deps import WebDeps, web_deps
 
 _driver_bearer = HTTPBearer(
@@ -68,6 +69,7 @@ async def current_driver(
             "invalid, expired or logged-out driver token; log in again",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
+    REQUESTER.set(f"driver:{driver.email}")  # the audit trail of what this request sends
     return DriverSession(driver, secret)
 
 
