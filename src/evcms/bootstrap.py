@@ -114,7 +114,7 @@ log = logging.getLogger(__name__)
 PRESENCE_FLUSH_SECONDS = 5.0
 RESERVATION_SWEEP_SECONDS = 10.0
 BILLING_SWEEP_SECONDS = 300.0  # ended sessions whose settlement was missed, renewals
-ROLLOUT_CHECK_SECONDS = 5.0  # firmware rollouts' waves and update timeouts (issue 5)
+ROLLOUT_CHECK_SECONDS = 5.0  # firmware rollouts' waves and update timeouts
 DEMO_SITE = SiteId("demo")
 DEMO_CARDS = ("DEMO-CARD-1", "DEMO-CARD-2", "DEMO-CARD-3")
 DEMO_OPERATOR = "admin@demo.evcms.test"
@@ -144,10 +144,9 @@ class Evcms:
     invoicing: Invoicing
     payments: CardPayments | None
     subscriptions: Subscriptions
-    # -- issue 5: node fields --
     alerts: Alerts | None = None
     webhooks: Webhooks | None = None
-    operators: OperatorAccounts | None = None  # console sign-in (issue 6)
+    operators: OperatorAccounts | None = None  # console sign-in
     http_port: int = 0
     demo_admin_key: str | None = None
     demo_operator: tuple[str, str] | None = None  # (e-mail, password) of the demo console user
@@ -276,7 +275,7 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
         bus.subscribe(money.billing.on_event, types=(SessionEnded, SessionStarted))
         live_cost = LiveCost(price_of=pricing.total_incl_vat, clock=clock)
         closers.append(live_cost.close)
-        # issue 5: maintenance (built before the gateway's services, which route to it; the
+        # diagnostics and firmware (built before the gateway's services, which route to it; the
         # HTTP port in its links is known once bound: ``node`` is read when a link is made)
         maintenance = _maintenance(
             settings, engine, writer, clock, stations, audited, bus,
@@ -284,7 +283,7 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
             or f"http://{settings.display_host()}:{node.http_port}",
         )
         gateway_services = GatewayServices(
-            diagnostics=maintenance.diagnostics, firmware=maintenance.firmware,  # issue 5
+            diagnostics=maintenance.diagnostics, firmware=maintenance.firmware,
             lifecycle=lifecycle, charging=charging, live_cost=live_cost,
             configuration=station_config,
         )
@@ -334,13 +333,13 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
         outbox = SqlOutbox(engine, writer, clock=clock)
         mailer = _mailer(settings, outbox, clock)
         closers.append(mailer.close)  # before the writer closes: delivery records go through it
-        # -- issue 5: alerts --
+        # -- alerts and webhooks --
         monitoring = await _alerts(settings, engine, writer, clock, bus, lifecycle, stations, mailer)
         closers.extend(monitoring.closers)
-        # -- issue 5: maintenance --
+        # -- diagnostics and firmware --
         bus.subscribe(maintenance.firmware.on_event, types=(StationBooted,))  # booted new version
         closers.append(maintenance.firmware.close)  # rollout work stops before the writer closes
-        # -- issue 6: analytics --
+        # -- analytics --
         analytics = _analytics(settings, engine, writer, clock, stations, sites, sessions, mailer)
         bus.subscribe(analytics.on_event, types=ANALYTICS_EVENTS)
         closers.append(analytics.flush)  # the last rollups are written before the writer closes
@@ -426,14 +425,13 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
                 invoicing=money.invoicing,
                 payments=money.payments,
                 subscriptions=money.subscriptions,
-                # -- issue 5: web deps --
                 diagnostics=maintenance.diagnostics,
                 firmware=maintenance.firmware,
                 alerts=monitoring.alerts,
                 webhooks=monitoring.webhooks,
                 operators=operators,
                 configuration=station_config,
-                analytics=analytics,  # issue 6: analytics
+                analytics=analytics,
             )
         )
         http = _EmbeddedUvicorn(
@@ -474,7 +472,7 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
             (6 * 3600, money.billing.invoice_last_month, "monthly invoices"),
         ):
             node._tasks.append(asyncio.get_running_loop().create_task(_every(seconds, chore, what)))
-        # -- issue 5: chores --
+        # -- monitoring and maintenance chores --
         # firmware rollouts move on and updates time out; the first round resumes running
         # rollouts after a restart
         node._tasks.append(
@@ -487,7 +485,7 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
             (3600, monitoring.purge_deliveries, "purging old webhook deliveries"),
         ):
             node._tasks.append(asyncio.get_running_loop().create_task(_every(seconds, chore, what)))
-        # -- issue 6: analytics chores --
+        # -- analytics chores --
         analytics.policy = dataclasses.replace(
             analytics.policy,
             public_base_url=settings.public_base_url or f"http://{host}:{node.http_port}",

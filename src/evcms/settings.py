@@ -137,12 +137,12 @@ class Settings(BaseSettings):
         description="A TrueType font with Latin and Cyrillic for invoice PDFs (default: DejaVu Sans from the system)",
     )
 
-    # -- issue 5: operations (remote operations, configuration) --
+    # -- remote operations and station configuration --
     bulk_operation_concurrency: int = Field(
         10, ge=1, le=500, description="Stations a bulk operation works on at once"
     )
 
-    # -- issue 5: alerts (alert rules, webhooks, alert e-mail) --
+    # -- alerts and webhooks --
     alert_check_seconds: float = Field(
         10.0, gt=0, le=3600, description="How often the alert rules look at stations (offline, stuck sessions)"
     )
@@ -170,7 +170,7 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Delivered and failed webhook deliveries are kept this long"
     )
 
-    # -- issue 5: maintenance (diagnostics uploads, firmware files and rollouts) --
+    # -- diagnostics and firmware --
     files_dir: str | None = Field(
         None,
         description="Directory for diagnostics uploads and firmware files (default: 'files' next"
@@ -192,7 +192,7 @@ class Settings(BaseSettings):
         " as failed (timed out)",
     )
 
-    # -- issue 6: analytics --
+    # -- analytics --
     report_email_to: str = Field(
         "", description="Comma-separated addresses that get each site's monthly report (empty: none)"
     )

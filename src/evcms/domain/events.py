@@ -56,7 +56,7 @@ class SessionEnded:
 SessionEventPublished = SessionStarted | SessionUpdated | SessionEnded
 
 
-# -- monitoring and maintenance (issue 5) ----------------------------------------------------
+# -- monitoring and maintenance ----------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)

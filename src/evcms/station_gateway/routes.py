@@ -32,9 +32,9 @@ class GatewayServices:
     lifecycle: StationLifecycle
     charging: Charging
     live_cost: LiveCost | None = None  # 2.0.1/2.1 totalCost in TransactionEvent answers
-    # -- issue 5: operations --
+    # -- remote operations and station configuration --
     configuration: StationConfiguration | None = None  # NotifyReport, NotifyEvent, ...
-    # -- issue 5: maintenance --
+    # -- diagnostics and firmware --
     diagnostics: Diagnostics | None = None  # DiagnosticsStatus/LogStatusNotification
     firmware: Firmware | None = None  # FirmwareStatusNotification
     _background: set[asyncio.Task[Any]] = field(default_factory=set)

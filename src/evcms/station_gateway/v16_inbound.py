@@ -69,8 +69,8 @@ ROUTES: RouteTable = {
     "StartTransaction": v16_sessions.start_transaction,
     "MeterValues": v16_sessions.meter_values,
     "StopTransaction": v16_sessions.stop_transaction,
-    # -- issue 5: operations --
+    # -- remote operations and station configuration --
     **config_inbound.V16_ROUTES,
-    # -- issue 5: maintenance --
+    # -- diagnostics and firmware --
     **maintenance_inbound.V16_ROUTES,
 }

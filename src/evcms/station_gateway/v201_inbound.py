@@ -71,8 +71,8 @@ ROUTES: RouteTable = {
     "TransactionEvent": v201_sessions.transaction_event,
     "MeterValues": v201_sessions.meter_values,
     "ReservationStatusUpdate": reservation_status_update,
-    # -- issue 5: operations --
+    # -- remote operations and station configuration --
     **config_inbound.V201_ROUTES,
-    # -- issue 5: maintenance --
+    # -- diagnostics and firmware --
     **maintenance_inbound.V201_ROUTES,
 }

@@ -615,7 +615,7 @@ subscription_usage = Table(
 )
 
 
-# -- issue 5: operations (migration 0006) -------------------------------------------------
+# -- remote operations and station configuration (migration 0006) --------------------------
 # The audit trail of CSMS-initiated operations (no foreign key: it outlives a station).
 operations = Table(
     "operations",
@@ -774,7 +774,7 @@ inbound_data_transfers = Table(
 )
 
 
-# -- issue 5: alerts (migration 0007) -----------------------------------------------------
+# -- alerts and webhooks (migration 0007) --------------------------------------------------
 
 # Rules an operator changed (the others are the defaults of domain.alerts).
 alert_rules = Table(
@@ -876,7 +876,7 @@ webhook_attempts = Table(
 )
 
 
-# -- issue 5: maintenance (migration 0008) ------------------------------------------------
+# -- diagnostics and firmware (migration 0008) ---------------------------------------------
 
 # Diagnostics / log uploads evcms asked stations for (GetDiagnostics, GetLog).
 diagnostics_requests = Table(
@@ -991,7 +991,7 @@ firmware_rollout_stations = Table(
 )
 
 
-# -- issue 6: analytics (migration 0009) ---------------------------------------------------
+# -- analytics (migration 0009) ------------------------------------------------------------
 # The status history of every connector (and each station's connection): one row per change.
 # source: status (StatusNotification) | session (2.0.1 chargingState) | connection.
 connector_status_history = Table(
@@ -1104,7 +1104,7 @@ analytics_report_mails = Table(
 )
 
 
-# -- issue 6: operator accounts (migration 0010) ------------------------------------------
+# -- operator accounts (migration 0010) ----------------------------------------------------
 
 operator_users = Table(
     "operator_users",

@@ -33,7 +33,7 @@ from evcms.web.api import (
     wallets,
     webhooks,
 )
-from evcms.web.api import analytics as analytics_api  # issue 6: analytics
+from evcms.web.api import analytics as analytics_api
 from evcms.web.auth import current_key
 from evcms.web.deps import WebDeps
 from evcms.web.driver_auth import refuse_driver_tokens
@@ -93,14 +93,13 @@ def create_app(deps: WebDeps) -> FastAPI:
         api.include_router(billing_module.router)
     api.include_router(events_stream.router)
     api.include_router(users.router)
-    # -- issue 5: routers --
-    api.include_router(operations.router)  # issue 5: operations
-    api.include_router(configuration.router)  # issue 5: operations
-    api.include_router(diagnostics.router)  # issue 5: maintenance
-    api.include_router(firmware.router)  # issue 5: maintenance
+    api.include_router(operations.router)
+    api.include_router(configuration.router)
+    api.include_router(diagnostics.router)
+    api.include_router(firmware.router)
     api.include_router(alerts.router)
     api.include_router(webhooks.router)
-    # -- issue 6: analytics --
+    # -- analytics --
     api.include_router(analytics_api.router)
     app.include_router(api)
     app.include_router(drivers.router, prefix=API_PREFIX)  # its own driver/operator auth
@@ -110,12 +109,12 @@ def create_app(deps: WebDeps) -> FastAPI:
     app.include_router(reservations.me_router, prefix=API_PREFIX)
     for billing_module in (billing, wallets, invoices, payments, subscriptions):
         app.include_router(billing_module.me_router, prefix=API_PREFIX)  # driver tokens
-    # -- issue 6: driver app --
+    # -- driver app --
     app.include_router(driver_sites.me_router, prefix=API_PREFIX)  # driver tokens
     app.include_router(driver_app.router)  # the driver app's pages at /app
     # provider webhooks: no API key, the provider's signature is the authentication
     app.include_router(payments.webhook_router, prefix=API_PREFIX)
-    # stations' upload/download links: the token in the path is the credential (issue 5)
+    # stations' upload/download links: the token in the path is the credential
     app.include_router(file_transfer.router)
     # the console's sign-in: how a browser gets its credential
     app.include_router(operator_auth.router, prefix=API_PREFIX)

@@ -68,18 +68,18 @@ class WebDeps:
     invoicing: Invoicing | None = None  # /invoices, /me/invoices
     payments: CardPayments | None = None  # /me/payment-methods, /payments, webhooks
     subscriptions: Subscriptions | None = None  # /plans, /subscriptions, /me/subscription
-    # -- issue 5: operations --
+    # -- remote operations and station configuration --
     # stored station configuration (/stations/{id}/configuration); None: those answer 503
     configuration: StationConfiguration | None = None
-    # -- issue 5: alerts --
+    # -- alerts and webhooks --
     alerts: Alerts | None = None  # /alerts, /alert-rules, /stations/{id}/alerts; None: 503
     webhooks: Webhooks | None = None  # /webhooks; None: 503
-    # -- issue 5: maintenance --
+    # -- diagnostics and firmware --
     diagnostics: Diagnostics | None = None  # /diagnostics, /uploads/{token}; None: 503
     firmware: Firmware | None = None  # /firmware, /firmware-files/{token}; None: 503
-    # -- issue 6: analytics --
+    # -- analytics --
     analytics: Analytics | None = None  # /analytics; None: those endpoints answer 503
-    # -- issue 6: operator accounts --
+    # -- operator accounts --
     operators: OperatorAccounts | None = None  # console sign-in (/auth), /users; None: 503
 
 
