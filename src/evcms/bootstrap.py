@@ -491,7 +491,7 @@ async def start(settings: Settings, *, demo: bool = False, migrate: bool = True)
             public_base_url=settings.public_base_url or f"http://{host}:{node.http_port}",
         )
         analytics_chores: list[tuple[float, Any, str]] = [
-            (settings.analytics_flush_seconds, analytics.flush, "writing analytics rollups"),
+            (settings.analytics_flush_seconds, analytics.flush_due, "writing analytics rollups"),
             (3600, analytics.mail_monthly_reports, "mailing monthly site reports"),
         ]
         for seconds, chore, what in analytics_chores:

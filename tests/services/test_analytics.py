@@ -45,7 +45,7 @@ from evcms.domain.stations import (
     Station,
     StationInfo,
 )
-from evcms.services.analytics import Analytics, AnalyticsPolicy, AnalyticsRepository
+from evcms.services.analytics import Analytics, AnalyticsPolicy, AnalyticsRepository, Period, Scope
 from evcms.services.billing import ChargeStatus, StoredCharge
 from evcms.services.ports import ServiceError
 from evcms.storage.analytics import BillingChargeLookup, MemoryAnalyticsRepository
@@ -351,3 +351,33 @@ async def test_the_monthly_report_is_mailed_once_per_site_and_month() -> None:
     assert "/api/v1/analytics/sites/S1/monthly-report.pdf?month=2026-10" in body
     report = await world.analytics.site_report("S1", "2026-10")
     assert [(sid, s.sessions) for sid, s, _ in report.stations] == [("CP-A", 1), ("CP-B", 2)]
+
+
+async def test_running_statuses_are_written_once_a_minute_and_when_the_hour_turns() -> None:
+    """The periodic flush writes the time of statuses that have not changed (one row per
+    connector) only every minute or at a new UTC hour; a status query counts them up to now."""
+    world = World()
+    await world.at("24 21:00", StationConnected(A, "ocpp1.6", t("24 21:00")))
+    await world.status("24 21:00", A, "Available")
+    await world.analytics.flush_due()  # the first round accounts them
+    written = dict(world.repo.status)
+    world.clock.value = t("24 21:00") + timedelta(seconds=30)
+    await world.analytics.flush_due()
+    assert world.repo.status == written  # half a minute later: nothing new
+    world.clock.value = t("24 21:01")
+    await world.analytics.flush_due()
+    assert world.repo.status != written  # a minute later: the running Available time
+    world.clock.value = t("24 21:59") + timedelta(seconds=59)
+    await world.analytics.flush_due()
+    before_hour = dict(world.repo.status)
+    world.clock.value = t("24 22:00") + timedelta(seconds=1)
+    await world.analytics.flush_due()  # a new hour: written at once
+    assert world.repo.status != before_hour
+    hours = {key[0] for key in world.repo.status}
+    assert t("24 22:00") in hours
+
+    world.clock.value = t("24 22:00") + timedelta(seconds=31)
+    scope = Scope("station", station_ids=(A,), label=A)
+    period = Period(t("24 21:00"), t("24 23:00"), UTC, "UTC")
+    use = await world.analytics.utilisation(scope, period, Grain.HOUR)
+    assert sum(use.totals_us.values()) == (60 * 60 + 31) * 1_000_000  # up to now, exactly

@@ -242,6 +242,24 @@ async def test_a_driver_sees_and_blocks_only_their_own_tokens(web: ChargingWeb) 
     assert [t["id"] for t in bobs.json()["tokens"]] == ["BOB-1"]
 
 
+async def test_a_driver_removes_only_their_own_cards(web: ChargingWeb) -> None:
+    ana, ana_auth = await web.driver("ana@example.com")
+    bob, _ = await web.driver("bob@example.com")
+    await web.token("ANA-1", ana)
+    await web.token("BOB-1", bob)
+    for other in ("BOB-1", "NOPE"):
+        refused = await web.client.delete(f"/api/v1/me/tokens/{other}", headers=ana_auth)
+        assert refused.status_code == 404
+        assert refused.json() == {"detail": f"token {other!r} does not exist"}
+    assert "BOB-1" in web.db.id_tokens
+    removed = await web.client.delete("/api/v1/me/tokens/ANA-1", headers=ana_auth)
+    assert removed.status_code == 204
+    assert "ANA-1" not in web.db.id_tokens
+    assert (await web.client.get("/api/v1/me/tokens", headers=ana_auth)).json()["tokens"] == []
+    again = await web.client.delete("/api/v1/me/tokens/ANA-1", headers=ana_auth)
+    assert again.status_code == 404
+
+
 async def test_driver_endpoints_need_a_driver_token(web: ChargingWeb) -> None:
     assert (await web.client.get("/api/v1/me/tokens")).status_code == 401
     with_key = await web.client.get("/api/v1/me/tokens", headers=web.auth())

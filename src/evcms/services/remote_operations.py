@@ -15,10 +15,12 @@ configuration (GetConfiguration, GetVariables, ...) are stored through ``Station
 Bulk operations run one neutral operation on many stations in the background, a bounded number
 at once.
 
-Calls other services send (remote start and stop, reservations, local lists, reboot checks) go
-through :class:`AuditedCommands`, which records them the same way: who asked is the caller of the
-API request being served (``REQUESTER``, set by the web layer), or ``evcms`` for what evcms does
-by itself.
+Calls other services send (remote start and stop, reservations, local lists, accepting a
+station, diagnostics and firmware) go through :class:`AuditedCommands`, which records those made
+for someone the same way: who asked is the caller of the API request being served
+(``REQUESTER``, set by the web layer). What evcms sends by itself (local list syncs after a boot,
+reboot checks, rollout waves) is in the station's raw message log only: recording a thousand
+automatic syncs after a boot storm twice more would slow the station path for nothing.
 """
 
 from __future__ import annotations
@@ -158,8 +160,8 @@ class Sent:
 
 
 # Who the current request acts for (an API key's or user's name, "driver:<e-mail>"); the web layer
-# sets it per request. Work evcms starts by itself runs with the default.
-REQUESTER: ContextVar[str] = ContextVar("evcms_requester", default="evcms")
+# sets it per request. Work evcms starts by itself runs without one.
+REQUESTER: ContextVar[str | None] = ContextVar("evcms_requester", default=None)
 
 
 class RemoteOperations:
@@ -584,8 +586,8 @@ class RemoteOperations:
 
 
 class AuditedCommands:
-    """:class:`StationCommands` for services that send calls of their own: every call is
-    recorded in the operations audit trail (requested by :data:`REQUESTER`), like an operator's."""
+    """:class:`StationCommands` for services that send calls of their own: a call made for
+    someone (:data:`REQUESTER`) is recorded in the operations audit trail like an operator's."""
 
     def __init__(self, commands: StationCommands, operations: RemoteOperations) -> None:
         self._commands = commands
@@ -604,6 +606,9 @@ class AuditedCommands:
         payload: dict[str, Any],
         timeout: float | None = None,
     ) -> CommandReply:
+        requester = REQUESTER.get()
+        if requester is None:  # evcms by itself: the raw message log has it
+            return await self._commands.call(station_id, action, payload, timeout)
         return await self._operations.send_raw(
-            station_id, action, payload, requested_by=REQUESTER.get(), timeout=timeout
+            station_id, action, payload, requested_by=requester, timeout=timeout
         )

@@ -168,6 +168,13 @@ class TokenAdmin:
             await self._changed(blocked)
         return blocked
 
+    async def remove_own(self, token_id: str, *, driver_id: str) -> None:
+        """A driver removes one of their cards (NotFound for anyone else's); sessions it started
+        keep its id."""
+        await self.get(token_id, driver_id=driver_id)
+        if not await self.remove(token_id):
+            raise NotFound(f"token {token_id!r} does not exist")
+
     async def remove(self, token_id: str) -> bool:
         removed = await self._tokens.delete(token_id)
         if removed:

@@ -118,12 +118,17 @@ class SqlOperationRepository(SqlRepository):
         values = _result_values(result)
 
         async def op(conn: AsyncConnection) -> OperationRecord:
-            await conn.execute(
-                operations.update()
-                .where((c.id == operation_id) & (c.outcome == OperationOutcome.PENDING.value))
-                .values(values)
-            )
-            row = (await conn.execute(select(operations).where(c.id == operation_id))).first()
+            # one statement in the usual case (the row comes back from the update)
+            row = (
+                await conn.execute(
+                    operations.update()
+                    .where((c.id == operation_id) & (c.outcome == OperationOutcome.PENDING.value))
+                    .values(values)
+                    .returning(*operations.c)
+                )
+            ).first()
+            if row is None:  # finished already (or no such operation)
+                row = (await conn.execute(select(operations).where(c.id == operation_id))).first()
             if row is None:
                 raise NotFound(f"operation {operation_id} does not exist")
             return _record(row)

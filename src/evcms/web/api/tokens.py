@@ -181,6 +181,13 @@ async def add_my_token(body: OwnTokenIn, session: CurrentDriver, tokens: Tokens)
     return TokenOut.of(token)
 
 
+@me_router.delete("/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_my_token(token_id: str, session: CurrentDriver, tokens: Tokens) -> Response:
+    """Remove one of your cards; your past sessions keep the card's id."""
+    await tokens.remove_own(token_id, driver_id=session.driver.id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 @me_router.post("/{token_id}/block")
 async def block_my_token(token_id: str, session: CurrentDriver, tokens: Tokens) -> TokenOut:
     """Block one of your tokens, e.g. a lost card: it cannot start charging any more."""

@@ -840,6 +840,18 @@ async function cardsView(main) {
                   await draw();
                 },
               }),
+          el("button", {
+            type: "button",
+            class: "secondary",
+            text: t("Remove"),
+            "aria-label": t("Remove card {card}", { card: card.label || card.id }),
+            onclick: async () => {
+              if (!confirm(t("Remove this card from your account?"))) return;
+              await api.del(`/me/tokens/${encodeURIComponent(card.id)}`);
+              announce(t("The card is removed."));
+              await draw();
+            },
+          }),
         ),
       ),
     );
