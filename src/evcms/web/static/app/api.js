@@ -67,7 +67,6 @@ export const post = (path, body, headers) => call("POST", path, body, headers);
 export const put = (path, body) => call("PUT", path, body);
 export const patch = (path, body) => call("PATCH", path, body);
 export const del = (path) => call("DELETE", path);
-export const del = (path) => call("DELETE", path);
 
 /** A file (a PDF) as a Blob. */
 export async function download(path) {
