@@ -104,7 +104,7 @@ class InvoiceFontMissing(RuntimeError):
     """No TrueType font to draw invoices with (the text needs Latin and Cyrillic)."""
 
 
-def _font_paths(font_path: str | Path | None) -> tuple[Path, Path]:
+def font_paths(font_path: str | Path | None) -> tuple[Path, Path]:
     if font_path is None:
         regular, bold = DEFAULT_FONT, DEFAULT_BOLD_FONT
     else:
@@ -127,7 +127,7 @@ class InvoicePdfRenderer:
     """
 
     def __init__(self, font_path: str | Path | None = None, *, time_zone: str = "UTC") -> None:
-        self._regular, self._bold = _font_paths(font_path)
+        self._regular, self._bold = font_paths(font_path)
         self._zone = ZoneInfo(time_zone)
 
     def render(self, invoice: Invoice) -> bytes:

@@ -17,7 +17,7 @@ from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 from fpdf import FPDF
 
-from evcms.documents.invoice_pdf import _font_paths
+from evcms.documents.invoice_pdf import font_paths
 from evcms.domain.invoices import N_
 from evcms.i18n import locale_of, translator
 from evcms.services.analytics import SiteReport
@@ -62,7 +62,7 @@ class SiteReportPdfRenderer:
         self._font = font_path
 
     def render(self, report: SiteReport, language: str) -> bytes:
-        regular, bold = _font_paths(self._font)
+        regular, bold = font_paths(self._font)
         return _Report(report, language, regular, bold).build()
 
 

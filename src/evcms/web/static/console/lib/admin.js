@@ -2,29 +2,12 @@
 //
 // Widths and heights are set through el.style (CSSOM), which the console's Content-Security-Policy
 // allows; a style="" attribute (as in a string of HTML) would be blocked.
-import { h } from "./ui.js";
+import { h, progress } from "./ui.js";
 
-// A progress bar: share of done/total, with its text ("3 / 10") beside it.
+// A progress bar with its text ("3 of 10 stations done") beside it.
 export function progressBar(done, total, label) {
-  const share = total ? Math.round((100 * done) / total) : 0;
-  const fill = h("span");
-  fill.style.width = `${share}%`;
-  return h("div", { class: "adm-progress" },
-    h("div", { class: "progress", role: "progressbar", "aria-valuenow": share, "aria-valuemin": 0, "aria-valuemax": 100 }, fill),
+  return h("div", { class: "adm-progress" }, progress(done, total),
     h("small", { class: "muted" }, label ?? `${done} / ${total}`));
-}
-
-// Bars for categories (hours of the day, weekdays): heights through el.style.
-export function bars(el, labels, values, { format = (v) => String(v), id } = {}) {
-  const max = Math.max(1e-9, ...values.map((v) => Number(v) || 0));
-  const box = h("div", { class: "bars", id });
-  labels.forEach((label, i) => {
-    const fill = h("span");
-    fill.style.height = `${Math.round((100 * (Number(values[i]) || 0)) / max)}%`;
-    box.append(h("div", { class: "bar", title: `${label}: ${format(values[i])}` }, fill, h("small", {}, label)));
-  });
-  el.append(box);
-  return box;
 }
 
 // Repeats fn every `seconds` until the returned stop function is called (or fn returns false).

@@ -38,9 +38,9 @@ export function timeChart(el, series, { height = 220, maxPoints = 2000, title } 
 }
 
 // Bars for categories (hours of the day, days): a simple canvas-free fallback with divs.
-export function barChart(el, labels, values, { format = (v) => String(v) } = {}) {
-  const max = Math.max(1, ...values.map((v) => Number(v) || 0));
-  const bars = h("div", { class: "bars" });
+export function barChart(el, labels, values, { format = (v) => String(v), id } = {}) {
+  const max = Math.max(1e-9, ...values.map((v) => Number(v) || 0));
+  const bars = h("div", { class: "bars", id });
   labels.forEach((label, i) => {
     const value = Number(values[i]) || 0;
     const fill = h("span");

@@ -56,15 +56,6 @@ export function stationState(station) {
   return (station.connectors || []).some((c) => c.status === "Faulted") ? "faulted" : "online";
 }
 
-// A progress bar the CSP allows (width set through the style object, not an attribute).
-export function progressBar(done, total) {
-  const share = total ? Math.round((100 * done) / total) : 0;
-  const fill = h("span");
-  fill.style.width = `${share}%`;
-  return h("div", { class: "progress", role: "progressbar", "aria-valuenow": share, "aria-valuemin": 0,
-    "aria-valuemax": 100, title: `${done} / ${total}` }, fill);
-}
-
 // Calls fn at most once per `ms` (the last call wins): live events come in bursts.
 export function debounce(fn, ms = 300) {
   let timer = null;

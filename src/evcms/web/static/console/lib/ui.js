@@ -55,7 +55,8 @@ export function progress(done, total) {
   const share = total ? Math.round((100 * done) / total) : 0;
   const bar = h("span");
   bar.style.width = `${share}%`;  // set from script: the CSP refuses style="" attributes
-  return h("div", { class: "progress", role: "progressbar", "aria-valuenow": share, "aria-valuemin": 0, "aria-valuemax": 100 }, bar);
+  return h("div", { class: "progress", role: "progressbar", "aria-valuenow": share, "aria-valuemin": 0,
+    "aria-valuemax": 100, title: `${done} / ${total}` }, bar);
 }
 
 // await confirmDialog("Reset CP-1?") -> true/false

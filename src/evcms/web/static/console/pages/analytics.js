@@ -1,6 +1,7 @@
 // Analytics: a scope (network, site or station), a period and a time zone; figures, charts,
 // faults, top tokens, CSV exports of each data set and a site's monthly report as a PDF.
-import { action, bars, field, isoDate, section } from "../lib/admin.js";
+import { action, field, isoDate, section } from "../lib/admin.js";
+import { barChart } from "../lib/chart.js";
 import { currentLanguage, locale } from "../lib/i18n.js";
 
 const ZONES = ["Europe/Sofia", "UTC", "Europe/London", "Europe/Berlin", "Europe/Athens", "America/New_York", "America/Los_Angeles", "Asia/Tokyo"];
@@ -124,13 +125,13 @@ export async function render(root, ctx) {
     const hourValues = Array(24).fill(0);
     for (const b of hours.buckets) hourValues[Number(b.bucket)] = b.sessions;
     ui.clear(hourBars);
-    bars(hourBars, hourValues.map((_, i) => String(i)), hourValues, { id: "an-hour-bars" });
+    barChart(hourBars, hourValues.map((_, i) => String(i)), hourValues, { id: "an-hour-bars" });
     const weekdayNames = [1, 2, 3, 4, 5, 6, 7].map((d) =>
       new Intl.DateTimeFormat(locale(), { weekday: "short" }).format(new Date(Date.UTC(2024, 0, d, 12))));
     const weekValues = Array(7).fill(0);
     for (const b of weekdays.buckets) weekValues[Number(b.bucket) - 1] = b.sessions;
     ui.clear(weekBars);
-    bars(weekBars, weekdayNames, weekValues, { id: "an-week-bars" });
+    barChart(weekBars, weekdayNames, weekValues, { id: "an-week-bars" });
 
     ui.clear(faultsBox,
       h("div", { class: "grid2" },

@@ -1,6 +1,6 @@
 // Operations: the audit log (who sent what to which station, and what it answered) and bulk
 // operations over many stations, with their progress.
-import { answerText, debounce, label, pager, progressBar, stateBadge, subscribe } from "../lib/console_core.js";
+import { answerText, debounce, label, pager, stateBadge, subscribe } from "../lib/console_core.js";
 
 const BULK_OPERATIONS = ["reset", "change_availability", "unlock_connector", "trigger_message", "clear_cache",
   "data_transfer", "set_charging_profile", "clear_charging_profile", "get_composite_schedule"];
@@ -72,7 +72,7 @@ export async function render(root, ctx) {
       h("div", { class: "bulk-head" }, h("strong", {}, `#${b.id} ${b.operation}`), " ",
         h("span", { class: "muted" }, `${b.requested_by} · ${fmt.datetime(b.requested_at)}`), " ",
         b.finished_at ? stateBadge("completed") : stateBadge("in_progress")),
-      h("div", { class: "bulk-progress" }, progressBar(b.done ?? (b.finished_at ? b.total : 0), b.total),
+      h("div", { class: "bulk-progress" }, ui.progress(b.done ?? (b.finished_at ? b.total : 0), b.total),
         h("span", { class: "bulk-count" }, t("{done} of {total} stations", { done: b.done ?? (b.finished_at ? b.total : "…"), total: b.total }))),
       b.by_status && Object.keys(b.by_status).length ? h("div", { class: "muted" },
         Object.entries(b.by_status).map(([k, v]) => `${k}: ${v}`).join(" · ")) : null,
